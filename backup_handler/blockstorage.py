@@ -1,0 +1,166 @@
+"""Block Storage through the ``oci`` SDK, signed as the function's resource principal.
+
+:class:`OciBlockStorage` builds its signer and client once, on first use, and
+reuses them for every later invocation (the signer refreshes its own token, and
+re-reads the token files after a 401). It drives the SDK's ``BaseClient``
+directly rather than the generated ``BlockstorageClient``:
+
+- the generated client imports all of ``oci.core.models`` (about 1,000 classes:
+  +0.17 s and +22 MB per cold start here) to build model objects the function
+  would only turn back into JSON;
+- with ``skip_deserialization`` the API's JSON comes back as sent, so callers get
+  every field the API returned, including ones newer than this SDK.
+
+Signing, retries, the 401 token refresh and error parsing are still the SDK's.
+
+Retries are bounded by the invocation's deadline, never the SDK's 600 s default.
+The SDK's circuit breaker is off: its default one is shared by every client in
+the process and, after 10 transient failures, fails every call for 30 s — one
+throttled burst would then fail the remaining targets and the next invocations
+without asking the API. Retries here are few and deadline-bounded, and a failed
+trigger is redelivered by Events/Notifications, which is the backoff that matters.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+from backup_handler.errors import ApiError, NetworkError
+from backup_handler.ocids import TargetKind
+from backup_handler.settings import Settings
+
+if TYPE_CHECKING:
+    from oci.base_client import BaseClient
+
+API_VERSION_PATH = "/20160918"
+_ENDPOINT_TEMPLATE = "https://iaas.{region}.{dualStack?ds.oci.:}{secondLevelDomain}"
+_PATHS: dict[TargetKind, str] = {"volume": "/volumeBackups", "bootVolume": "/bootVolumeBackups"}
+_RESPONSE_TYPES: dict[TargetKind, str] = {"volume": "VolumeBackup", "bootVolume": "BootVolumeBackup"}
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 20.0
+_RETRY_BASE_SLEEP_SECONDS = 0.25
+_RETRY_MAX_SLEEP_SECONDS = 4.0
+
+
+class Created:
+    """A backup the API accepted: its JSON as sent, and the request id."""
+
+    __slots__ = ("backup", "opc_request_id")
+
+    def __init__(self, backup: dict[str, Any], opc_request_id: str | None) -> None:
+        self.backup = backup
+        self.opc_request_id = opc_request_id
+
+
+class BlockStorage(Protocol):
+    """What the backup step needs from Block Storage."""
+
+    def create_backup(
+        self, kind: TargetKind, body: dict[str, Any], *, retry_token: str, budget_seconds: float
+    ) -> Created:
+        """Create a (boot) volume backup; raise :class:`ApiError` or :class:`NetworkError`."""
+        ...
+
+
+class OciBlockStorage:
+    """The real API, through a resource-principal signer built on first use."""
+
+    def __init__(self, settings: Settings, signer: Any = None) -> None:
+        self._settings = settings
+        self._signer = signer
+        self._client: BaseClient | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> BaseClient:
+        """The shared client; building it reads the resource-principal files once."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build()
+                client = self._client
+        return client
+
+    def _build(self) -> BaseClient:
+        import oci.auth.signers
+        import oci.circuit_breaker
+        from oci._vendor.requests.adapters import HTTPAdapter
+        from oci.base_client import BaseClient, OCIHTTPAdapter
+
+        signer = self._signer or oci.auth.signers.get_resource_principals_signer()
+        kwargs: dict[str, Any] = {
+            "regional_client": True,
+            "base_path": API_VERSION_PATH,
+            "service_endpoint_template": _ENDPOINT_TEMPLATE,
+            "service_endpoint_template_per_realm": {},
+            "endpoint_service_name": "iaas",
+            "skip_deserialization": True,
+            "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
+            "timeout": (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+        }
+        if self._settings.blockstorage_endpoint:
+            kwargs["service_endpoint"] = self._settings.blockstorage_endpoint
+        client = BaseClient("blockstorage", {}, signer, {}, **kwargs)
+        # One pooled connection per concurrent backup, so fan-out does not reconnect.
+        size = self._settings.max_concurrency
+        client.session.mount("https://", OCIHTTPAdapter(pool_connections=1, pool_maxsize=size))
+        client.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=size))
+        return client
+
+    def _retry_strategy(self, budget_seconds: float) -> Any:
+        import oci.retry
+
+        max_sleep = min(_RETRY_MAX_SLEEP_SECONDS, max(budget_seconds / 4, 0.05))
+        return oci.retry.RetryStrategyBuilder(
+            max_attempts_check=True,
+            max_attempts=self._settings.max_attempts,
+            # The SDK checks elapsed time before it sleeps: leave room for one sleep.
+            total_elapsed_time_check=True,
+            total_elapsed_time_seconds=max(budget_seconds - max_sleep, 0.01),
+            service_error_check=True,
+            service_error_retry_config={-1: [], 429: []},  # never 409: a conflict is an answer
+            service_error_retry_on_any_5xx=True,  # except 501, as the SDK defines it
+            retry_base_sleep_time_seconds=_RETRY_BASE_SLEEP_SECONDS,
+            retry_exponential_growth_factor=2,
+            retry_max_wait_between_calls_seconds=max_sleep,
+            backoff_type=oci.retry.BACKOFF_FULL_JITTER_EQUAL_ON_THROTTLE_VALUE,
+        ).get_retry_strategy()
+
+    def create_backup(
+        self, kind: TargetKind, body: dict[str, Any], *, retry_token: str, budget_seconds: float
+    ) -> Created:
+        client = self.client()
+        from oci.exceptions import RequestException, ServiceError
+
+        headers = {"accept": "application/json", "content-type": "application/json", "opc-retry-token": retry_token}
+        try:
+            response = self._retry_strategy(budget_seconds).make_retrying_call(
+                client.call_api,
+                resource_path=_PATHS[kind],
+                method="POST",
+                header_params=headers,
+                body=body,
+                response_type=_RESPONSE_TYPES[kind],
+                operation_name="create_volume_backup" if kind == "volume" else "create_boot_volume_backup",
+            )
+        except ServiceError as exc:
+            raise ApiError(
+                code=str(exc.code or "Unknown"),
+                message=str(exc.message or "Block Storage refused the request"),
+                status=int(exc.status or 500),
+                opc_request_id=exc.request_id,
+            ) from None
+        except (RequestException, OSError) as exc:
+            raise NetworkError(_network_problem(exc)) from None
+        return Created(response.data, response.headers.get("opc-request-id"))
+
+
+def _network_problem(exc: BaseException) -> str:
+    """A plain description of a transport failure, without endpoints or SDK text."""
+    from oci._vendor.requests import exceptions as requests_exceptions
+
+    chain: list[BaseException] = [exc, *[arg for arg in exc.args if isinstance(arg, BaseException)]]
+    if any(isinstance(item, requests_exceptions.Timeout) for item in chain):
+        return "Block Storage did not answer in time"
+    return "the connection to Block Storage failed or was dropped"

@@ -1,0 +1,61 @@
+"""Request bytes → JSON, within size and nesting limits, before any model sees them.
+
+The nesting check scans the bytes once without recursion, so a body such as
+``[[[[...]]]]`` nested a million deep is refused in linear time instead of
+reaching the JSON parser's recursion limit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from backup_handler.errors import InvalidJson, PayloadTooLarge
+
+_OPEN = frozenset(b"[{")
+_CLOSE = frozenset(b"]}")
+_QUOTE = ord('"')
+_BACKSLASH = ord("\\")
+
+
+def json_depth_exceeds(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text in ``raw`` nests arrays/objects deeper than ``limit``."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == _BACKSLASH:
+                escaped = True
+            elif byte == _QUOTE:
+                in_string = False
+        elif byte == _QUOTE:
+            in_string = True
+        elif byte in _OPEN:
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in _CLOSE:
+            depth -= 1
+    return False
+
+
+def decode(raw: bytes, *, max_bytes: int, max_depth: int) -> Any:
+    """The JSON value in ``raw``; ``None`` for an empty (or all-whitespace) body."""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the request body is {len(raw)} bytes; at most {max_bytes} are accepted")
+    if not raw.strip():
+        return None
+    if json_depth_exceeds(raw, max_depth):
+        raise InvalidJson(f"the request body nests JSON deeper than {max_depth} levels")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidJson("the request body is not UTF-8 text; send a JSON object") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        position = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InvalidJson(f"the request body is not valid JSON{position}; send a JSON object") from None
