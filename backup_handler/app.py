@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from backup_handler.backup import BackupRunner, RunResult
 from backup_handler.blockstorage import BlockStorage, OciBlockStorage
@@ -89,7 +89,7 @@ class App:
     def _run(self, body: bytes, headers: Mapping[str, str], deadline: float) -> RunResult:
         settings = self.settings()
         value = decode(body, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
-        request = build_request(value, headers=headers, settings=settings, now=datetime.now(timezone.utc))
+        request = build_request(value, headers=headers, settings=settings, now=datetime.now(UTC))
         if request.nothing_to_do is not None:
             logger.info("nothing to back up: %s", request.nothing_to_do)
             return RunResult(request, (), deadline_hit=False)
@@ -107,5 +107,5 @@ def monotonic_deadline(rfc3339: str | None, default_seconds: float = 30.0) -> fl
         logger.warning("unreadable deadline %r; assuming %ss", rfc3339, default_seconds)
         return now + default_seconds
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return now + (moment.timestamp() - time.time())

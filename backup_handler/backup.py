@@ -81,7 +81,7 @@ class BackupRunner:
         ]
         _, not_done = wait(futures, timeout=max(answer_by - time.monotonic(), 0))
         outcomes = []
-        for target, future in zip(request.targets, futures):
+        for target, future in zip(request.targets, futures, strict=True):
             if future in not_done:
                 state: State = "notAttempted" if future.cancel() else "pending"
                 outcomes.append(Outcome(target, state, reason=_LATE_REASONS[state]))
@@ -108,24 +108,29 @@ class BackupRunner:
                 return Outcome(target, "notAttempted", reason=_LATE_REASONS["notAttempted"])
             token = retry_token(request.idempotency_key, target.resource_id, generation)
             try:
-                created = self._blockstorage.create_backup(
-                    target.kind, body, retry_token=token, budget_seconds=budget
-                )
+                created = self._blockstorage.create_backup(target.kind, body, retry_token=token, budget_seconds=budget)
             except ApiError as exc:
                 if exc.status == 409 and exc.code == "InvalidatedRetryToken" and generation == 0:
                     regenerated = True
                     continue
                 if exc.status == 409 and exc.code == "Conflict" and not request.single:
                     return Outcome(
-                        target, "skipped", reason=BACKUP_IN_PROGRESS, opc_request_id=exc.opc_request_id,
+                        target,
+                        "skipped",
+                        reason=BACKUP_IN_PROGRESS,
+                        opc_request_id=exc.opc_request_id,
                         token_regenerated=regenerated,
                     )
-                return Outcome(target, "failed", error=exc, opc_request_id=exc.opc_request_id,
-                               token_regenerated=regenerated)
+                return Outcome(
+                    target, "failed", error=exc, opc_request_id=exc.opc_request_id, token_regenerated=regenerated
+                )
             except BackupError as exc:
                 return Outcome(target, "failed", error=exc, token_regenerated=regenerated)
             return Outcome(
-                target, "created", backup=created.backup, opc_request_id=created.opc_request_id,
+                target,
+                "created",
+                backup=created.backup,
+                opc_request_id=created.opc_request_id,
                 token_regenerated=regenerated,
             )
         raise AssertionError("unreachable: the second generation always returns")

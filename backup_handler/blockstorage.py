@@ -95,6 +95,8 @@ class OciBlockStorage:
             "service_endpoint_template": _ENDPOINT_TEMPLATE,
             "service_endpoint_template_per_realm": {},
             "endpoint_service_name": "iaas",
+            "service_uses_dualstack_endpoints_by_default": False,
+            "client_level_dualstack_endpoints_enabled": None,
             "skip_deserialization": True,
             "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
             "timeout": (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),

@@ -48,9 +48,7 @@ class CloudEventData(BaseModel):
     resource_name: str | None = Field(None, alias="resourceName")
     resource_id: str | None = Field(None, alias="resourceId")
     availability_domain: str | None = Field(None, alias="availabilityDomain")
-    freeform_tags: dict[str, Any] | None = Field(
-        None, validation_alias=AliasChoices("freeformTags", "freeFormTags")
-    )
+    freeform_tags: dict[str, Any] | None = Field(None, validation_alias=AliasChoices("freeformTags", "freeFormTags"))
     defined_tags: dict[str, Any] | None = Field(None, alias="definedTags")
     additional_details: dict[str, Any] | None = Field(None, alias="additionalDetails")
 
@@ -154,6 +152,4 @@ class ManualRequest(BaseModel):
         return self.volume_id or self.boot_volume_id or ""
 
 
-MANUAL_FIELDS: tuple[str, ...] = tuple(
-    field.alias or name for name, field in ManualRequest.model_fields.items()
-)
+MANUAL_FIELDS: tuple[str, ...] = tuple(field.alias or name for name, field in ManualRequest.model_fields.items())

@@ -12,6 +12,9 @@ from typing import Any
 
 from backup_handler.errors import InvalidJson, PayloadTooLarge
 
+EMPTY = object()
+"""What :func:`decode` returns for an empty body (a schedule tick without BODY); JSON null is None."""
+
 _OPEN = frozenset(b"[{")
 _CLOSE = frozenset(b"]}")
 _QUOTE = ord('"')
@@ -43,11 +46,11 @@ def json_depth_exceeds(raw: bytes, limit: int) -> bool:
 
 
 def decode(raw: bytes, *, max_bytes: int, max_depth: int) -> Any:
-    """The JSON value in ``raw``; ``None`` for an empty (or all-whitespace) body."""
+    """The JSON value in ``raw``; :data:`EMPTY` for an empty (or all-whitespace) body."""
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the request body is {len(raw)} bytes; at most {max_bytes} are accepted")
     if not raw.strip():
-        return None
+        return EMPTY
     if json_depth_exceeds(raw, max_depth):
         raise InvalidJson(f"the request body nests JSON deeper than {max_depth} levels")
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -25,6 +25,7 @@ from backup_handler.events import (
     ScheduleTick,
 )
 from backup_handler.ocids import TargetKind, kind_of
+from backup_handler.payload import EMPTY
 from backup_handler.settings import Settings
 from backup_handler.validation import describe
 
@@ -103,8 +104,8 @@ def build_request(
     settings: Settings,
     now: datetime,
 ) -> BackupRequest:
-    """Recognise the trigger in a decoded body and normalize it. ``None`` is an empty body."""
-    if value is None:
+    """Recognise the trigger in a decoded body (or :data:`~backup_handler.payload.EMPTY`) and normalize it."""
+    if value is EMPTY:
         return _from_schedule(ScheduleTick(source="schedule"), settings, now)
     if not isinstance(value, dict):
         raise UnrecognizedEvent(
@@ -121,7 +122,7 @@ def build_request(
         return _from_manual(_validate(ManualRequest, value, "backup request"), settings, now)
     raise UnrecognizedEvent(
         "the request body is not a recognised trigger: expected an OCI event (cloudEventsVersion), "
-        "an alarm message (alarmMetaData), a schedule body ({\"source\": \"schedule\"}) "
+        'an alarm message (alarmMetaData), a schedule body ({"source": "schedule"}) '
         "or a backup request (volumeId or bootVolumeId)"
     )
 
@@ -170,7 +171,7 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
         "trigger": "event",
         "source_ref": event.event_id,
         "idempotency_key": f"event:{event.event_id}",
-        "time_label": (event.event_time or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(_TIME_FORMAT),
+        "time_label": (event.event_time or datetime.now(UTC)).astimezone(UTC).strftime(_TIME_FORMAT),
         "backup_type": settings.type,
         "freeform_tags": _stamp(settings, "event", event.event_id),
         "kms_key_id": settings.kms_key_id,
@@ -180,9 +181,7 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
     action = event.event_type.rsplit(".", 2)[-2] if event.event_type.count(".") >= 2 else event.event_type
     if "backup" in action.lower():
         reason = f"{event.event_type} is a backup event; backup events never start backups"
-        return BackupRequest(
-            **common, nothing_to_do=reason, skipped=(Skip(resource_id=resource_id, reason=reason),)
-        )
+        return BackupRequest(**common, nothing_to_do=reason, skipped=(Skip(resource_id=resource_id, reason=reason),))
     if data is None:
         raise NoTargets(f"the {event.event_type} event carries no data, so it names no volume to back up")
     candidates = [resource_id, (data.additional_details or {}).get("volumeId")]
@@ -198,7 +197,7 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
 
 def _from_alarm(alarm: AlarmMessage, headers: Mapping[str, str], settings: Settings) -> BackupRequest:
     message_id = headers.get(NOTIFICATION_MESSAGE_ID_HEADER) or f"{alarm.dedupe_key}:{alarm.timestamp_epoch_millis}"
-    time = datetime.fromtimestamp(alarm.timestamp_epoch_millis / 1000, timezone.utc)
+    time = datetime.fromtimestamp(alarm.timestamp_epoch_millis / 1000, UTC)
     common: dict[str, Any] = {
         "trigger": "alarm",
         "source_ref": message_id,
@@ -222,12 +221,10 @@ def _from_alarm(alarm: AlarmMessage, headers: Mapping[str, str], settings: Setti
 def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime) -> BackupRequest:
     resource_ids = list(tick.volume_ids or settings.targets)
     if not resource_ids:
-        raise NoTargets(
-            "the schedule names no volumes: its body has no volumeIds and BACKUP_TARGETS is not configured"
-        )
+        raise NoTargets("the schedule names no volumes: its body has no volumeIds and BACKUP_TARGETS is not configured")
     slot_seconds = settings.schedule_slot_seconds
     slot_start = int(now.timestamp()) // slot_seconds * slot_seconds
-    slot_time = datetime.fromtimestamp(slot_start, timezone.utc)
+    slot_time = datetime.fromtimestamp(slot_start, UTC)
     slot_ref = f"{slot_time.strftime(_TIME_FORMAT)}/{slot_seconds}s"
     targets, _ = _distinct(resource_ids)  # every id was validated as a volume or boot volume
     return BackupRequest(
@@ -263,7 +260,7 @@ def _from_manual(manual: ManualRequest, settings: Settings, now: datetime) -> Ba
         targets=(Target(kind=kind, resource_id=target),),
         single=True,
         # A caller's retry must send the same body, so with a key the name cannot hold the time.
-        time_label=key if key else now.astimezone(timezone.utc).strftime(_TIME_FORMAT),
+        time_label=key if key else now.astimezone(UTC).strftime(_TIME_FORMAT),
         backup_type=manual.type or settings.type,
         display_name=manual.display_name,
         freeform_tags=_stamp(settings, "manual", source_ref, manual.freeform_tags or {}),

@@ -8,6 +8,7 @@ the README's configuration table lists them with their defaults.
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -88,9 +89,7 @@ class Settings(BaseModel):
             raise ValueError("is not a valid template (unbalanced braces)") from exc
         unknown = fields - DISPLAY_NAME_FIELDS
         if unknown:
-            raise ValueError(
-                f"uses unknown field(s) {sorted(unknown)}; known fields are {sorted(DISPLAY_NAME_FIELDS)}"
-            )
+            raise ValueError(f"uses unknown field(s) {sorted(unknown)}; known fields are {sorted(DISPLAY_NAME_FIELDS)}")
         return template
 
     @field_validator("targets", "allowed_kms_key_ids", mode="before")
@@ -121,10 +120,12 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            problems = [
-                {"field": ENV_PREFIX + item["field"].split(".")[0].upper(), "problem": item["problem"]}
-                for item in describe(exc)
-            ]
+            problems = []
+            for item in describe(exc):
+                name = re.split(r"[.\[]", item["field"], maxsplit=1)[0]
+                within = item["field"][len(name) :].lstrip(".")
+                problem = f"{within}: {item['problem']}" if within else item["problem"]
+                problems.append({"field": ENV_PREFIX + name.upper(), "problem": problem})
             raise ConfigurationError(
                 "the function's configuration is invalid: "
                 + "; ".join(f"{p['field']} {p['problem']}" for p in problems),

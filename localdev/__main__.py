@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--header", action="append", default=[], metavar="NAME=VALUE", help="extra request header")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="function configuration")
     parser.add_argument("--deadline", type=float, default=30.0, help="seconds until Fn-Deadline (default 30)")
-    parser.add_argument("--gateway", action="store_true", help="invoke as the API gateway does (Fn-Intent: httprequest)")
+    parser.add_argument(
+        "--gateway", action="store_true", help="invoke as the API gateway does (Fn-Intent: httprequest)"
+    )
     parser.add_argument("--times", type=int, default=1, help="deliver the payload this many times (redeliveries)")
     parser.add_argument("--log", action="store_true", help="print the function's log afterwards")
     args = parser.parse_args(argv)
@@ -53,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(answer.json(), indent=2))
             except ValueError:
                 print(answer.body.decode(errors="replace"))
-        print(f"emulator: {len(stack.emulator.backups())} backup(s), {len(stack.emulator.creates())} create call(s)",
-              file=sys.stderr)
+        print(
+            f"emulator: {len(stack.emulator.backups())} backup(s), {len(stack.emulator.creates())} create call(s)",
+            file=sys.stderr,
+        )
         if args.log:
             print(stack.function.log(), file=sys.stderr)
     return 0

@@ -84,7 +84,9 @@ class Identity:
     def session_key(self, token: str) -> tuple[Any, dict[str, Any]]:
         """The session public key and claims of a genuine, unexpired token; raises otherwise."""
         claims = jwt.decode(token, self.public_key, algorithms=["RS256"], audience="oci")
-        key = jwt.algorithms.RSAAlgorithm.from_jwk(json.loads(claims["jwk"]) if isinstance(claims["jwk"], str) else claims["jwk"])
+        key = jwt.algorithms.RSAAlgorithm.from_jwk(
+            json.loads(claims["jwk"]) if isinstance(claims["jwk"], str) else claims["jwk"]
+        )
         return key, claims
 
 

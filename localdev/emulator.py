@@ -26,6 +26,7 @@ create is carried out), ``add latency``. State is inspected in-process (:meth:`b
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -35,7 +36,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -52,7 +53,7 @@ _SIGNATURE_FIELD = re.compile(r'(\w+)="([^"]*)"')
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -108,6 +109,7 @@ class BlockStorageEmulator:
         self.in_progress_seconds = 1.0
         self.latency_seconds = 0.0
         self.page_size = 100
+        self.extra_backup_fields: dict[str, Any] = {}  # fields a newer API version might add
         self._revoked: set[str] = set()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -118,7 +120,7 @@ class BlockStorageEmulator:
     @property
     def endpoint(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> BlockStorageEmulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
@@ -145,6 +147,7 @@ class BlockStorageEmulator:
             self.in_progress_seconds = 1.0
             self.latency_seconds = 0.0
             self.page_size = 100
+            self.extra_backup_fields = {}
 
     def add_volume(self, volume_id: str, *, boot: bool = False, display_name: str | None = None) -> None:
         with self._lock:
@@ -268,6 +271,7 @@ class BlockStorageEmulator:
                 "timeCreated": now,
                 "timeRequestReceived": now,
             }
+            backup.update(self.extra_backup_fields)
             if kind == "volume":
                 backup["sourceVolumeBackupId"] = None
             else:
@@ -373,10 +377,8 @@ def _handler_for(emulator: BlockStorageEmulator) -> type[BaseHTTPRequestHandler]
 
         def _drop(self) -> None:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
         def _serve(self) -> None:
             request_id = self.headers.get("opc-request-id") or uuid.uuid4().hex.upper()
@@ -387,7 +389,14 @@ def _handler_for(emulator: BlockStorageEmulator) -> type[BaseHTTPRequestHandler]
             if why is not None:
                 with emulator._lock:
                     emulator.rejected_signatures += 1
-                self._send(401, _error("NotAuthenticated", f"The required information to complete authentication was not provided or was incorrect ({why})"), request_id)
+                self._send(
+                    401,
+                    _error(
+                        "NotAuthenticated",
+                        f"The required information to complete authentication was not provided or was incorrect: {why}",
+                    ),
+                    request_id,
+                )
                 return
             url = urlsplit(self.path)
             parts = url.path.removeprefix(API).strip("/").split("/")
@@ -453,16 +462,14 @@ def _handler_for(emulator: BlockStorageEmulator) -> type[BaseHTTPRequestHandler]
                     items = [
                         {k: v for k, v in volume.items() if k != "boot"}
                         for volume in emulator._state.volumes.values()
-                        if volume["boot"] == boot
-                        and volume["compartmentId"] == query.get("compartmentId", [""])[0]
+                        if volume["boot"] == boot and volume["compartmentId"] == query.get("compartmentId", [""])[0]
                     ]
                 elif operation in ("listVolumeBackups", "listBootVolumeBackups"):
                     id_field = "volumeId" if operation == "listVolumeBackups" else "bootVolumeId"
                     items = [
                         emulator._view(backup_id)
                         for backup_id, backup in emulator._state.backups.items()
-                        if id_field in backup
-                        and (id_field not in query or backup[id_field] == query[id_field][0])
+                        if id_field in backup and (id_field not in query or backup[id_field] == query[id_field][0])
                     ]
                 else:
                     return 404, _error("NotAuthorizedOrNotFound", "Unknown path"), {}

@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +89,16 @@ class FunctionProcess:
         env.update(self._env)
         log = self.log_path.open("ab")
         self.started_at = time.monotonic()
+        command = self._command
+        if self._limit:  # the address-space cap of a memory-limited container (a 128 MB shape)
+            command = ["prlimit", f"--as={self._limit * 1024 * 1024}", "--", *command]
         self._process = subprocess.Popen(
-            self._command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, preexec_fn=self._preexec if self._limit else None,
+            command,
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -102,13 +109,6 @@ class FunctionProcess:
                 raise TimeoutError(f"fdk did not listen on {self.socket_path} within {timeout}s")
             time.sleep(0.005)
         return self
-
-    def _preexec(self) -> None:
-        import resource
-
-        assert self._limit is not None
-        limit = self._limit * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     @property
     def pid(self) -> int:
@@ -133,7 +133,7 @@ class FunctionProcess:
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
-        deadline = datetime.now(timezone.utc) + timedelta(seconds=deadline_seconds)
+        deadline = datetime.now(UTC) + timedelta(seconds=deadline_seconds)
         sent = {
             "Fn-Call-Id": uuid.uuid4().hex.upper(),
             "Fn-Deadline": deadline.isoformat().replace("+00:00", "Z"),

@@ -1,0 +1,86 @@
+"""Shared fixtures: sample payloads, the emulator, and the function under the real fdk runtime."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backup_handler.blockstorage import OciBlockStorage
+from backup_handler.settings import Settings
+from localdev.credentials import function_environment
+from localdev.emulator import BlockStorageEmulator
+from localdev.fnprocess import FunctionProcess
+from localdev.samples import seed
+from localdev.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+def event_bytes(name: str) -> bytes:
+    return (EVENTS / name).read_bytes()
+
+
+def event_json(name: str) -> dict[str, Any]:
+    value = json.loads(event_bytes(name))
+    assert isinstance(value, dict)
+    return value
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = LocalStack(workdir=tmp_path_factory.mktemp("stack"))
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def emulator(stack: LocalStack) -> BlockStorageEmulator:
+    """The session's emulator, emptied and re-seeded with the sample volumes."""
+    stack.emulator.reset()
+    seed(stack.emulator)
+    return stack.emulator
+
+
+@pytest.fixture
+def fn(stack: LocalStack, emulator: BlockStorageEmulator) -> FunctionProcess:
+    """The session's function process (default configuration), with a fresh emulator."""
+    assert stack.function is not None and stack.function.alive(), stack.function and stack.function.log()
+    return stack.function
+
+
+@pytest.fixture
+def start_function(
+    stack: LocalStack, emulator: BlockStorageEmulator, tmp_path: Path
+) -> Iterator[Callable[..., FunctionProcess]]:
+    """Start another function process with configuration overrides; stopped after the test."""
+    started: list[FunctionProcess] = []
+
+    def start(**env: str) -> FunctionProcess:
+        process = FunctionProcess(tmp_path / f"fn{len(started)}", stack.function_env(**env)).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def settings(stack: LocalStack) -> Settings:
+    return Settings(blockstorage_endpoint=stack.emulator.endpoint)
+
+
+@pytest.fixture
+def blockstorage(
+    stack: LocalStack, emulator: BlockStorageEmulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> OciBlockStorage:
+    """The real SDK client, in-process, signing as the minted resource principal."""
+    for name, value in function_environment(stack.credentials).items():
+        monkeypatch.setenv(name, value)
+    return OciBlockStorage(settings)

@@ -1,0 +1,60 @@
+"""Unit tests: configuration from BACKUP_* variables."""
+
+from __future__ import annotations
+
+import pytest
+
+from backup_handler.errors import ConfigurationError
+from backup_handler.settings import Settings
+from localdev.samples import BOOT_VOLUMES, VOLUMES
+
+
+def test_defaults_without_any_configuration() -> None:
+    settings = Settings.from_env({"PATH": "/usr/bin", "FN_FORMAT": "http-stream"})
+
+    assert settings.type == "INCREMENTAL"
+    assert settings.targets == ()
+    assert settings.blockstorage_endpoint is None
+
+
+def test_every_variable_is_read_with_the_backup_prefix() -> None:
+    settings = Settings.from_env(
+        {
+            "BACKUP_TYPE": "FULL",
+            "BACKUP_TARGETS": f"{VOLUMES[0]},{BOOT_VOLUMES[0]}  {VOLUMES[1]}",
+            "BACKUP_FREEFORM_TAGS": '{"team": "storage"}',
+            "BACKUP_BLOCKSTORAGE_ENDPOINT": "http://127.0.0.1:9000",
+            "BACKUP_MAX_CONCURRENCY": "4",
+            "BACKUP_SCHEDULE_SLOT_SECONDS": "86400",
+            "BACKUP_DISPLAY_NAME_TEMPLATE": "{trigger}-{time}",
+            "BACKUP_ALLOWED_KMS_KEY_IDS": "ocid1.key.oc1.iad.a.b",
+        }
+    )
+
+    assert settings.type == "FULL"
+    assert settings.targets == (VOLUMES[0], BOOT_VOLUMES[0], VOLUMES[1])
+    assert settings.freeform_tags == {"team": "storage"}
+    assert settings.max_concurrency == 4
+    assert settings.schedule_slot_seconds == 86400
+    assert settings.allowed_kms_key_ids == ("ocid1.key.oc1.iad.a.b",)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BACKUP_TYPE", "DAILY"),
+        ("BACKUP_TARGETS", "ocid1.instance.oc1.iad.abc"),
+        ("BACKUP_FREEFORM_TAGS", "team=storage"),
+        ("BACKUP_MAX_CONCURRENCY", "0"),
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{volume}-{time}"),
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{trigger"),
+        ("BACKUP_BLOCKSTORAGE_ENDPOINT", "iaas.example.com"),
+        ("BACKUP_TYPO_IN_NAME", "x"),
+    ],
+)
+def test_invalid_configuration_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({name: value})
+
+    assert caught.value.extra["errors"][0]["field"] == name
+    assert name in caught.value.message
