@@ -74,6 +74,11 @@ class BackupRunner:
     def run(self, request: BackupRequest, deadline: float) -> RunResult:
         """Back up every target; answer by ``deadline`` (a ``time.monotonic()`` value)."""
         answer_by = deadline - self._settings.deadline_margin_seconds
+        if answer_by - time.monotonic() < MIN_CALL_SECONDS:
+            late = tuple(Outcome(t, "notAttempted", reason=_LATE_REASONS["notAttempted"]) for t in request.targets)
+            for outcome in late:
+                _log(request, outcome)
+            return RunResult(request, late, deadline_hit=True)
         # Each worker runs in a copy of the caller's context, so fdk tags its log lines with the call id.
         futures: list[Future[Outcome]] = [
             self._executor().submit(contextvars.copy_context().run, self._backup_one, request, target, answer_by)

@@ -111,6 +111,7 @@ class BlockStorageEmulator:
         self.page_size = 100
         self.extra_backup_fields: dict[str, Any] = {}  # fields a newer API version might add
         self._revoked: set[str] = set()
+        self.epoch = 0  # bumped by reset(): a request from before a reset is dropped, not applied
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -141,6 +142,7 @@ class BlockStorageEmulator:
 
     def reset(self) -> None:
         with self._lock:
+            self.epoch += 1
             self._state = _State()
             self.calls = []
             self.rejected_signatures = 0
@@ -336,6 +338,18 @@ class BlockStorageEmulator:
         return None
 
 
+def _target_of(body: bytes) -> str | None:
+    """The volume a create request names, for the call log (None when unreadable)."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    target = document.get("volumeId", document.get("bootVolumeId"))
+    return target if isinstance(target, str) else None
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
@@ -404,12 +418,16 @@ def _handler_for(emulator: BlockStorageEmulator) -> type[BaseHTTPRequestHandler]
             if len(parts) == 2 and self.command == "GET":
                 operation = "get" + operation.removeprefix("list").rstrip("s")
             token = headers.get("opc-retry-token")
-            call = Call(self.command, url.path, operation, 0, token, None, request_id)
+            call = Call(self.command, url.path, operation, 0, token, _target_of(body), request_id)
 
+            epoch = emulator.epoch
             fault = emulator._take_fault(operation)
             delay = emulator.latency_seconds + (fault.latency if fault else 0.0)
             if delay:
                 time.sleep(delay)
+            if epoch != emulator.epoch:  # the test that sent this has ended
+                self._drop()
+                return
             if fault and fault.drop == "before":
                 call.fault = "drop-before"
                 self._record(call, 0)
@@ -449,7 +467,6 @@ def _handler_for(emulator: BlockStorageEmulator) -> type[BaseHTTPRequestHandler]
                 if not isinstance(document, dict):
                     return 400, _error("InvalidParameter", "Body must be an object"), {}
                 kind = "volume" if operation == "createVolumeBackup" else "bootVolume"
-                call.resource_id = document.get("volumeId", document.get("bootVolumeId"))
                 status, answer = emulator.create(kind, document, token)
                 return status, answer, {}
             with emulator._lock:
