@@ -77,9 +77,6 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Level of the function's own log lines."""
 
-    prewarm: bool = False
-    """With the prewarm entrypoint: import and build clients before the first call."""
-
     @field_validator("display_name_template")
     @classmethod
     def _known_template_fields(cls, template: str) -> str:

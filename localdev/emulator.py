@@ -94,6 +94,7 @@ class _State:
     backups: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, _TokenRecord] = field(default_factory=dict)
+    latest: dict[str, str] = field(default_factory=dict)  # volume → its newest backup
     faults: deque[Fault] = field(default_factory=deque)
 
 
@@ -211,10 +212,11 @@ class BlockStorageEmulator:
         return backup
 
     def _in_progress(self, volume_id: str) -> bool:
-        return any(
-            backup.get("volumeId", backup.get("bootVolumeId")) == volume_id
-            and self._view(backup_id)["lifecycleState"] != "AVAILABLE"
-            for backup_id, backup in self._state.backups.items()
+        backup_id = self._state.latest.get(volume_id)
+        return (
+            backup_id is not None
+            and backup_id in self._state.backups
+            and time.monotonic() - self._state.created_at[backup_id] < self.in_progress_seconds
         )
 
     def create(self, kind: str, body: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
@@ -281,6 +283,7 @@ class BlockStorageEmulator:
                 backup["sourceBootVolumeBackupId"] = None
             self._state.backups[backup_id] = backup
             self._state.created_at[backup_id] = time.monotonic()
+            self._state.latest[volume_id] = backup_id
             if token is not None:
                 self._state.tokens[token] = _TokenRecord(digest, backup, backup_id)
             return 200, backup
@@ -367,6 +370,7 @@ _OPERATIONS = {
 def _handler_for(emulator: BlockStorageEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
         server_version = "BlockStorageEmulator"
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
