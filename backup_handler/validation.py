@@ -40,6 +40,8 @@ def _field_path(loc: Iterable[int | str]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif part == "":
+            path += '.""' if path else '""'
         else:
             path += f".{part}" if path else str(part)
     return path or "(body)"

@@ -73,26 +73,43 @@ def _manual(volume: str) -> bytes:
     return json.dumps({"volumeId": volume}).encode()
 
 
-def measure(stack: LocalStack, row: Row, command: list[str], workdir: Path, colds: int, warms: int) -> None:
-    for run in range(colds):
-        process = FunctionProcess(workdir / f"{run}", stack.function_env(), command=command)
-        started = time.monotonic()
-        process.start()
-        ready = time.monotonic()
-        answer = process.call(_manual(VOLUMES[0]))
-        done = time.monotonic()
-        assert answer.status == 200, answer.body[:300]
-        row.cold.append(done - started)
-        row.first_after_ready.append(done - ready)
-        if run == 0:
-            for _ in range(20):
+def measure_cold(stack: LocalStack, row: Row, command: list[str], workdir: Path) -> None:
+    """One fresh process: process start → first answer, and socket ready → first answer."""
+    process = FunctionProcess(workdir, stack.function_env(), command=command)
+    started = time.monotonic()
+    process.start()
+    ready = time.monotonic()
+    answer = process.call(_manual(VOLUMES[0]))
+    done = time.monotonic()
+    assert answer.status == 200, answer.body[:300]
+    row.cold.append(done - started)
+    row.first_after_ready.append(done - ready)
+    row.rss_kb.append(_peak_rss_kb(process.pid))
+    process.stop()
+
+
+def measure_warm(
+    stack: LocalStack, rows: dict[str, Row], commands: dict[str, list[str]], workdir: Path, warms: int
+) -> None:
+    """Warm calls, interleaved across one live process per candidate so noise falls on all alike."""
+    processes = {
+        name: FunctionProcess(workdir / f"warm-{index}", stack.function_env(), command=command).start()
+        for index, (name, command) in enumerate(commands.items())
+    }
+    try:
+        for _ in range(20):
+            for process in processes.values():
                 process.call(_manual(VOLUMES[1]))
-            for _ in range(warms):
+        for _ in range(warms):
+            for name, process in processes.items():
                 sent = time.perf_counter()
                 process.call(_manual(VOLUMES[1]))
-                row.warm.append(time.perf_counter() - sent)
-        row.rss_kb.append(_peak_rss_kb(process.pid))
-        process.stop()
+                rows[name].warm.append(time.perf_counter() - sent)
+        for name, process in processes.items():
+            rows[name].rss_kb.append(_peak_rss_kb(process.pid))
+    finally:
+        for process in processes.values():
+            process.stop()
 
 
 def fan_out(stack: LocalStack, process: FunctionProcess, runs: int = 3) -> list[float]:
@@ -181,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.emulator.in_progress_seconds = 0
         # Interleave the candidates run by run, so machine noise falls on all of them alike.
         for run in range(args.colds):
-            for name, command in candidates.items():
-                measure(stack, rows[name], command, Path(tmp) / f"{name}-{run}", 1, args.warms if run == 0 else 0)
+            for index, (name, command) in enumerate(candidates.items()):
+                measure_cold(stack, rows[name], command, Path(tmp) / f"cold-{run}-{index}")
+        measure_warm(stack, rows, candidates, Path(tmp), args.warms)
         assert stack.function is not None
         fan = fan_out(stack, stack.function)
         capped = capped_run(stack, Path(tmp) / "capped", 128, args.warms)
