@@ -250,14 +250,12 @@ def _from_manual(manual: ManualRequest, settings: Settings, now: datetime) -> Ba
         )
     key = manual.idempotency_key
     source_ref = key or f"manual:{uuid.uuid4().hex}"
-    target = manual.target
-    kind = kind_of(target)
-    assert kind is not None  # ManualRequest validated it
+    kind: TargetKind = "volume" if manual.volume_id else "bootVolume"
     return BackupRequest(
         trigger="manual",
         source_ref=source_ref,
         idempotency_key=f"manual:{key}" if key else source_ref,
-        targets=(Target(kind=kind, resource_id=target),),
+        targets=(Target(kind=kind, resource_id=manual.target),),
         single=True,
         # A caller's retry must send the same body, so with a key the name cannot hold the time.
         time_label=key if key else now.astimezone(UTC).strftime(_TIME_FORMAT),

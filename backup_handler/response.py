@@ -80,5 +80,5 @@ def _reason(outcome: Outcome) -> dict[str, Any]:
 
 
 def _error(outcome: Outcome) -> dict[str, Any]:
-    assert outcome.error is not None
-    return {"resourceId": outcome.target.resource_id, **outcome.error.to_json()}
+    error = outcome.error.to_json() if outcome.error is not None else {}
+    return {"resourceId": outcome.target.resource_id, **error}

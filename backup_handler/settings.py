@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backup_handler.errors import ConfigurationError
+from backup_handler.events import FreeformTags
 from backup_handler.ocids import TargetOcid
 from backup_handler.validation import describe
 
@@ -23,11 +24,6 @@ ENV_PREFIX = "BACKUP_"
 
 # Fields a display-name template may use; see render_display_name in request.py.
 DISPLAY_NAME_FIELDS = frozenset({"trigger", "resource_id", "resource_suffix", "time"})
-
-FreeformTags = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[str, Field(max_length=256)]],
-    Field(max_length=50),
-]
 
 
 class Settings(BaseModel):

@@ -60,14 +60,12 @@ class FunctionProcess:
         workdir: Path,
         env: dict[str, str],
         command: list[str] | None = None,
-        limit_address_space_mb: int | None = None,
     ) -> None:
         self.workdir = workdir
         self.socket_path = workdir / "lsnr.sock"
         self.log_path = workdir / "function.log"
         self._command = command or fdk_command()
         self._env = env
-        self._limit = limit_address_space_mb
         self._process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
 
@@ -89,11 +87,8 @@ class FunctionProcess:
         env.update(self._env)
         log = self.log_path.open("ab")
         self.started_at = time.monotonic()
-        command = self._command
-        if self._limit:  # the address-space cap of a memory-limited container (a 128 MB shape)
-            command = ["prlimit", f"--as={self._limit * 1024 * 1024}", "--", *command]
         self._process = subprocess.Popen(
-            command,
+            self._command,
             env=env,
             cwd=ROOT,
             stdout=log,

@@ -152,3 +152,24 @@ def test_unsigned_or_wrongly_signed_requests_are_refused_by_the_emulator(emulato
     assert answer.status == 401
     assert json.loads(answer.read())["code"] == "NotAuthenticated"
     assert emulator.backups() == []
+
+
+def test_emulator_paginates_lists_as_the_sdk_paginator_expects(
+    blockstorage: OciBlockStorage, emulator: BlockStorageEmulator
+) -> None:
+    import oci
+    from oci.auth.signers import get_resource_principals_signer
+    from oci.core import BlockstorageClient
+
+    from localdev.credentials import COMPARTMENT
+
+    for n in range(250):
+        emulator.add_volume(f"ocid1.volume.oc1.iad.abuwcljrpaged{n:050d}")
+    emulator.page_size = 100
+    client = BlockstorageClient({}, signer=get_resource_principals_signer(), service_endpoint=emulator.endpoint)
+
+    listed = oci.pagination.list_call_get_all_results(client.list_volumes, compartment_id=COMPARTMENT).data
+
+    assert len(listed) == 250 + len(VOLUMES)
+    assert len({volume.id for volume in listed}) == len(listed)
+    assert [call.operation for call in emulator.calls] == ["listVolumes"] * 3

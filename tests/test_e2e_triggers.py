@@ -10,6 +10,7 @@ import pytest
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.fnprocess import FunctionProcess
 from localdev.samples import BOOT_VOLUMES, VOLUMES
+from localdev.stack import LocalStack
 from tests.conftest import event_bytes, event_json
 
 pytestmark = pytest.mark.e2e
@@ -382,3 +383,30 @@ def test_event_without_a_volume_is_a_no_targets_error(fn: FunctionProcess, emula
     del event["data"]["additionalDetails"]["volumeId"]
 
     assert fn.call(event).json()["code"] == "NoTargets"
+
+
+def test_each_target_logs_one_structured_line(fn: FunctionProcess, emulator: BlockStorageEmulator) -> None:
+    summary = fn.call(event_bytes("alarm.json"), headers={"x-oci-ns-messageid": "log-check"}).json()
+
+    lines = [
+        json.loads(line.split(" - ", 3)[3])
+        for line in fn.log().splitlines()
+        if "backup_handler.backup" in line and '"source":"log-check"' in line
+    ]
+    assert len(lines) == 2
+    assert {line["backupId"] for line in lines} == {backup["id"] for backup in summary["backups"]}
+    assert all(line["trigger"] == "alarm" and line["outcome"] == "created" and line["opcRequestId"] for line in lines)
+
+
+def test_revoked_credentials_pass_the_api_not_authenticated_error_through(
+    stack: LocalStack, start_function: Callable[..., FunctionProcess], emulator: BlockStorageEmulator
+) -> None:
+    fn = start_function()
+    emulator.revoke(stack.credentials.jti)  # revoked, and the files hold nothing newer
+
+    answer = fn.call(event_bytes("manual.json"))
+
+    assert answer.status == 502
+    error = answer.json()
+    assert (error["code"], error["status"]) == ("NotAuthenticated", 401)
+    assert emulator.backups() == []
