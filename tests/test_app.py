@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC
 from typing import Any
 
 from backup_handler.app import App, monotonic_deadline
@@ -48,9 +49,9 @@ def test_configuration_error_is_reported_on_every_call_without_rereading() -> No
 
 
 def test_deadline_header_becomes_a_monotonic_deadline() -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    in_ten = (datetime.now(timezone.utc) + timedelta(seconds=10)).isoformat().replace("+00:00", "Z")
+    in_ten = (datetime.now(UTC) + timedelta(seconds=10)).isoformat().replace("+00:00", "Z")
 
     assert abs(monotonic_deadline(in_ten) - (time.monotonic() + 10)) < 0.1
     assert abs(monotonic_deadline(None) - (time.monotonic() + 30)) < 0.1
