@@ -173,3 +173,17 @@ def test_emulator_paginates_lists_as_the_sdk_paginator_expects(
     assert len(listed) == 250 + len(VOLUMES)
     assert len({volume.id for volume in listed}) == len(listed)
     assert [call.operation for call in emulator.calls] == ["listVolumes"] * 3
+
+
+def test_same_retry_token_with_a_different_body_is_a_conflict(
+    blockstorage: OciBlockStorage, emulator: BlockStorageEmulator
+) -> None:
+    first = blockstorage.create_backup("volume", BODY, retry_token=TOKEN, budget_seconds=5)
+    again = blockstorage.create_backup("volume", BODY, retry_token=TOKEN, budget_seconds=5)
+
+    with pytest.raises(ApiError) as caught:
+        blockstorage.create_backup("volume", {**BODY, "type": "FULL"}, retry_token=TOKEN, budget_seconds=5)
+
+    assert again.backup["id"] == first.backup["id"]
+    assert (caught.value.status, caught.value.code) == (409, "Conflict")
+    assert len(emulator.backups()) == 1
