@@ -89,8 +89,9 @@ class BackupRunner:
         for target, future in zip(request.targets, futures, strict=True):
             if future in not_done:
                 state: State = "notAttempted" if future.cancel() else "pending"
-                outcomes.append(Outcome(target, state, reason=_LATE_REASONS[state]))
-                _log(request, Outcome(target, state))
+                late_outcome = Outcome(target, state, reason=_LATE_REASONS[state])
+                outcomes.append(late_outcome)
+                _log(request, late_outcome)
             else:
                 outcomes.append(future.result())
         return RunResult(request, tuple(outcomes), deadline_hit=bool(not_done))
