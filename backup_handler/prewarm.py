@@ -12,7 +12,6 @@ while warming is logged and left for the first call to report.
 from __future__ import annotations
 
 import logging
-import sys
 
 logger = logging.getLogger(__name__)
 
@@ -30,5 +29,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.argv = [sys.argv[0], *sys.argv[1:]]
     main()

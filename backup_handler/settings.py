@@ -11,18 +11,18 @@ import json
 import re
 import string
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backup_handler.errors import ConfigurationError
-from backup_handler.events import FreeformTags
+from backup_handler.events import FreeformTags, KmsKeyId
 from backup_handler.ocids import TargetOcid
 from backup_handler.validation import describe
 
 ENV_PREFIX = "BACKUP_"
 
-# Fields a display-name template may use; see render_display_name in request.py.
+# Fields a display-name template may use; BackupRequest.api_body in request.py fills them.
 DISPLAY_NAME_FIELDS = frozenset({"trigger", "resource_id", "resource_suffix", "time"})
 
 
@@ -64,10 +64,10 @@ class Settings(BaseModel):
     max_json_depth: int = Field(32, ge=4, le=256)
     """Deepest JSON nesting accepted."""
 
-    kms_key_id: str | None = Field(None, pattern=r"^ocid1\.key\.[a-z0-9.-]+$")
+    kms_key_id: KmsKeyId | None = None
     """Vault key every backup is encrypted with (default: the volume's own key)."""
 
-    allowed_kms_key_ids: tuple[Annotated[str, Field(pattern=r"^ocid1\.key\.[a-z0-9.-]+$")], ...] = ()
+    allowed_kms_key_ids: tuple[KmsKeyId, ...] = ()
     """Keys a manual request's kmsKeyId may name; any other key is refused."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -114,15 +114,18 @@ def measure_warm(
 
 def fan_out(stack: LocalStack, process: FunctionProcess, runs: int = 3) -> list[float]:
     volumes = [f"ocid1.volume.oc1.iad.abuwcljrfanout{n:050d}" for n in range(FAN_OUT_VOLUMES)]
-    for volume in volumes:
-        stack.emulator.add_volume(volume)
-    stack.emulator.latency_seconds = FAN_OUT_LATENCY
-    stack.emulator.in_progress_seconds = 0
+    tick = json.dumps({"source": "schedule", "volumeIds": volumes}).encode()
     times = []
     try:
         for run in range(runs):
+            # A fresh emulator each run, so every run creates 200 new backups at the emulated latency.
+            stack.emulator.reset()
+            seed(stack.emulator)
+            for volume in volumes:
+                stack.emulator.add_volume(volume)
+            stack.emulator.latency_seconds = FAN_OUT_LATENCY
+            stack.emulator.in_progress_seconds = 0
             process.call({"volumeId": VOLUMES[0], "idempotencyKey": uuid.uuid4().hex})  # warm the path
-            tick = json.dumps({"source": "schedule", "volumeIds": volumes}).encode()
             started = time.monotonic()
             answer = process.call(tick, deadline_seconds=60)
             times.append(time.monotonic() - started)
@@ -133,12 +136,6 @@ def fan_out(stack: LocalStack, process: FunctionProcess, runs: int = 3) -> list[
                 document["skipped"][:2],
                 len(document["backups"]),
             )
-            stack.emulator.reset()  # fresh slot state: next run creates 200 new backups
-            seed(stack.emulator)
-            for volume in volumes:
-                stack.emulator.add_volume(volume)
-            stack.emulator.latency_seconds = FAN_OUT_LATENCY
-            stack.emulator.in_progress_seconds = 0
     finally:
         stack.emulator.latency_seconds = 0.0
     return times
