@@ -1,0 +1,101 @@
+"""The shapes an operation works with: the request it is given, the answer it returns, the call log.
+
+An operation handler is a function ``(service, request) -> Response`` in its resource family's
+module; it reads and changes the emulator's state through the :class:`Service` it is given, and
+refuses a request by raising :class:`ErrorResponse`. The server runs handlers under the
+emulator's lock, so a handler needs no locking of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from localdev.emulator.state import State
+
+API = "/20160918"
+
+
+def now() -> str:
+    """The current time as the API writes it (RFC 3339, milliseconds, ``Z``)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def is_create(operation: str) -> bool:
+    """Whether an operation creates a resource (what ``Fault("create")`` and the throttle apply to)."""
+    return operation.startswith("create")
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    """The API's error document."""
+    return {"code": code, "message": message}
+
+
+@dataclass(frozen=True)
+class Request:
+    """An authenticated API request, as a handler sees it."""
+
+    method: str
+    path: str
+    params: Mapping[str, str]  # the path pattern's ``{name}`` segments
+    query: Mapping[str, list[str]]
+    body: bytes
+    retry_token: str | None
+
+
+@dataclass(frozen=True)
+class Response:
+    """A JSON answer: status, document, and headers beyond the content ones."""
+
+    status: int
+    document: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class ErrorResponse(Exception):
+    """Raised by a handler to answer with the API's error document."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.response = Response(status, error(code, message))
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object (an empty body is ``{}``)."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        raise ErrorResponse(400, "InvalidParameter", "Body is not JSON") from None
+    if not isinstance(document, dict):
+        raise ErrorResponse(400, "InvalidParameter", "Body must be an object")
+    return document
+
+
+class Service(Protocol):
+    """What of the emulator a handler may use: its resources and the settings a test turns."""
+
+    state: State
+    in_progress_seconds: float
+    page_size: int
+    extra_backup_fields: dict[str, Any]
+
+
+Handler = Callable[[Service, Request], Response]
+
+
+@dataclass
+class Call:
+    """What the emulator saw of one API request (after authentication)."""
+
+    method: str
+    path: str
+    operation: str
+    status: int
+    retry_token: str | None
+    resource_id: str | None
+    opc_request_id: str
+    fault: str | None = None

@@ -1,0 +1,63 @@
+"""The routing table: (method, path pattern) → operation name → the handler in its family's module.
+
+A new resource family is a new module with its handlers, its store in :class:`~.state.State`,
+and its rows here; the server serves whatever this table lists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from localdev.emulator import backups, volumes
+from localdev.emulator.api import API, ErrorResponse, Handler, Request, Response, Service
+
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API operation: where it is served and what serves it."""
+
+    method: str
+    pattern: str  # a path, ``{name}`` for one segment handed to the handler as ``params[name]``
+    operation: str  # the API's operation name, as calls are recorded and faults matched
+    handler: Handler
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = _PARAMETER.split(self.pattern)  # literal, name, literal, name, …, literal
+        regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
+        object.__setattr__(self, "regex", re.compile(regex))
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", f"{API}/volumeBackups", "createVolumeBackup", backups.create_volume_backup),
+    Route("GET", f"{API}/volumeBackups", "listVolumeBackups", backups.list_volume_backups),
+    Route("GET", f"{API}/volumeBackups/{{backupId}}", "getVolumeBackup", backups.get_backup),
+    Route("POST", f"{API}/bootVolumeBackups", "createBootVolumeBackup", backups.create_boot_volume_backup),
+    Route("GET", f"{API}/bootVolumeBackups", "listBootVolumeBackups", backups.list_boot_volume_backups),
+    Route("GET", f"{API}/bootVolumeBackups/{{backupId}}", "getBootVolumeBackup", backups.get_backup),
+    Route("GET", f"{API}/volumes", "listVolumes", volumes.list_volumes),
+    Route("GET", f"{API}/bootVolumes", "listBootVolumes", volumes.list_boot_volumes),
+)
+
+METHODS = frozenset(route.method for route in ROUTES)
+
+
+def _unknown_path(service: Service, request: Request) -> Response:
+    raise ErrorResponse(404, "NotAuthorizedOrNotFound", "Unknown path")
+
+
+UNKNOWN = Route("", "", "unknown", _unknown_path)
+
+
+def match(method: str, path: str) -> tuple[Route, Mapping[str, str]]:
+    """The route serving a request, with its path parameters (:data:`UNKNOWN` when none does)."""
+    for route in ROUTES:
+        if route.method == method:
+            found = route.regex.fullmatch(path)
+            if found:
+                return route, found.groupdict()
+    return UNKNOWN, {}

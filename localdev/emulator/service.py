@@ -1,0 +1,164 @@
+"""The emulator itself: its resources and settings, lifecycle, test controls, and what the server asks of it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from localdev.credentials import Identity
+from localdev.emulator import signing
+from localdev.emulator.api import Call, ErrorResponse, Request, Response, is_create
+from localdev.emulator.faults import Fault, FaultQueue
+from localdev.emulator.routes import Route
+from localdev.emulator.server import make_server
+from localdev.emulator.state import State
+from localdev.emulator.throttle import Throttle
+
+
+class BlockStorageEmulator:
+    """The emulator; use as a context manager or call :meth:`start`/:meth:`stop`.
+
+    Settings a test may change (:meth:`reset` restores them): ``in_progress_seconds`` (how long
+    a new backup is ``CREATING``), ``latency_seconds`` (added to every request),
+    ``page_size`` (list pages without ``limit``), ``extra_backup_fields`` (added to every new
+    backup, as a newer API version might) and ``max_concurrent_creates`` (above it, a create
+    answers 429 ``TooManyRequests``; None: no limit).
+    """
+
+    in_progress_seconds: float
+    latency_seconds: float
+    page_size: int
+    extra_backup_fields: dict[str, Any]
+
+    def __init__(self, identity: Identity, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.identity = identity
+        self._lock = threading.RLock()
+        self.state = State()  # for the operation handlers; tests use add_volume() and backups()
+        self._faults = FaultQueue()
+        self._throttle = Throttle(self._lock)
+        self._revoked: set[str] = set()
+        self.calls: list[Call] = []
+        self.rejected_signatures = 0
+        self.epoch = 0  # bumped by reset(): a request from before a reset is dropped, not applied
+        self._default_settings()
+        self._server = make_server(self, host, port)
+        self._thread: threading.Thread | None = None
+
+    def _default_settings(self) -> None:
+        self.in_progress_seconds = 1.0
+        self.latency_seconds = 0.0
+        self.page_size = 100
+        self.extra_backup_fields = {}  # fields a newer API version might add
+
+    @property
+    def max_concurrent_creates(self) -> int | None:
+        return self._throttle.limit
+
+    @max_concurrent_creates.setter
+    def max_concurrent_creates(self, value: int | None) -> None:
+        self._throttle.limit = value
+
+    # ----------------------------------------------------------- lifecycle
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> BlockStorageEmulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> BlockStorageEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -------------------------------------------------------- test controls
+
+    def reset(self) -> None:
+        """Forget every resource, call, fault and setting (requests still in flight are dropped)."""
+        with self._lock:
+            self.epoch += 1
+            self.state = State()
+            self._faults = FaultQueue()
+            self._throttle.reset()
+            self.calls = []
+            self.rejected_signatures = 0
+            self._default_settings()
+
+    def add_volume(self, volume_id: str, *, boot: bool = False, display_name: str | None = None) -> None:
+        with self._lock:
+            self.state.volumes.add(volume_id, boot=boot, display_name=display_name)
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults; each is consumed by the next request it matches, in order."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def pending_faults(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
+    def revoke(self, jti: str) -> None:
+        """Stop accepting a session token (as after the platform rotates credentials)."""
+        with self._lock:
+            self._revoked.add(jti)
+
+    def delete_backup(self, backup_id: str) -> None:
+        """Delete a backup; a retry token that created it is then invalidated."""
+        with self._lock:
+            self.state.backups.delete(backup_id)
+
+    def backups(self) -> list[dict[str, Any]]:
+        with self._lock:
+            store = self.state.backups
+            return [store.view(backup_id, self.in_progress_seconds) for backup_id in store.records]
+
+    def creates(self) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if is_create(call.operation)]
+
+    def creates_in_flight(self) -> int:
+        """Create requests admitted and not yet answered (what ``max_concurrent_creates`` limits)."""
+        return self._throttle.in_flight
+
+    # ------------------------------------------------- serving (the server's)
+
+    def authenticate(self, method: str, target: str, headers: dict[str, str], body: bytes) -> str | None:
+        """None when the request is signed by a genuine session; else why not (and it is counted)."""
+        why = signing.verify(self.identity, self._revoked, method, target, headers, body)
+        if why is not None:
+            with self._lock:
+                self.rejected_signatures += 1
+        return why
+
+    @contextmanager
+    def create_slot(self) -> Iterator[bool]:
+        """A slot among ``max_concurrent_creates`` for the ``with`` block; False when none is free."""
+        with self._throttle.slot() as admitted:
+            yield admitted
+
+    def take_fault(self, operation: str) -> Fault | None:
+        with self._lock:
+            return self._faults.take(operation)
+
+    def perform(self, route: Route, request: Request) -> Response:
+        """Carry out an operation against the resources."""
+        with self._lock:
+            try:
+                return route.handler(self, request)
+            except ErrorResponse as refused:
+                return refused.response
+
+    def record(self, call: Call) -> None:
+        with self._lock:
+            self.calls.append(call)

@@ -1,0 +1,16 @@
+"""The emulator's resources: one store per resource family, replaced whole on reset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from localdev.emulator.backups import BackupStore
+from localdev.emulator.volumes import VolumeStore
+
+
+@dataclass
+class State:
+    """Everything the API can read or change."""
+
+    volumes: VolumeStore = field(default_factory=VolumeStore)
+    backups: BackupStore = field(default_factory=BackupStore)
