@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/manual.json
 
-.PHONY: install run test lint bench soak fuzz clean
+.PHONY: install run test lint bench memory soak fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: install
 
 bench: install
 	$(PY) -m bench.perf $(ARGS)
+
+memory: install
+	$(PY) -m bench.memory $(ARGS)
 
 soak: install
 	$(PY) -m bench.soak $(ARGS)

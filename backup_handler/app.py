@@ -13,11 +13,12 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from backup_handler import logs
 from backup_handler.backup import BackupRunner, RunResult
 from backup_handler.blockstorage import BlockStorage, OciBlockStorage
 from backup_handler.errors import BackupError, ConfigurationError, InternalError
 from backup_handler.payload import decode
-from backup_handler.request import build_request
+from backup_handler.request import Trigger, build_request, recognise
 from backup_handler.response import Reply, error_reply, result_reply
 from backup_handler.settings import Settings
 
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 PACKAGE_LOGGER = "backup_handler"
 # fdk sets the root logger to DEBUG; these would log every request (and the SDK, its internals).
 QUIET_LOGGERS = ("urllib3", "oci", "circuitbreaker")
+# The longest an invocation can run on OCI Functions (detached); later deadlines are clamped to it.
+MAX_INVOCATION_SECONDS = 3600.0
 
 
 def configure_logging(level: str) -> None:
@@ -49,7 +52,8 @@ class App:
     def settings(self) -> Settings:
         if self._settings is None:
             if self._config_error is not None:
-                raise self._config_error
+                # Without its old traceback, which would otherwise grow with every invocation.
+                raise self._config_error.with_traceback(None)
             try:
                 self._settings = Settings.from_env(self._environ)
             except ConfigurationError as exc:
@@ -69,43 +73,55 @@ class App:
     def warm(self) -> None:
         """Build everything the first backup needs (settings, signer, client, pool) now."""
         self.runner().warm()
-        if isinstance(self._blockstorage, OciBlockStorage):
-            self._blockstorage.client()
+        if self._blockstorage is not None:
+            self._blockstorage.prepare()
 
     def handle(self, body: bytes, headers: Mapping[str, str], deadline: float) -> Reply:
         """Answer one invocation; ``deadline`` is a ``time.monotonic()`` value. Never raises."""
+        trigger: Trigger | None = None
         try:
-            return result_reply(self._run(body, headers, deadline))
+            value = self._decode(body)
+            trigger = recognise(value)
+            settings = self.settings()
+            request = build_request(value, headers=headers, settings=settings, now=datetime.now(UTC), trigger=trigger)
+            if request.nothing_to_do is not None:
+                logs.emit(logger, logging.INFO, "invocation", outcome="nothing to do", reason=request.nothing_to_do)
+                return result_reply(RunResult(request, ()))
+            return result_reply(self.runner().run(request, deadline))
         except BackupError as exc:
-            if exc.status >= 500:
-                logger.error("invocation failed: %s %s", exc.code, exc.message)
-            else:
-                logger.info("invocation refused: %s %s", exc.code, exc.message)
-            return error_reply(exc)
-        except Exception:
-            logger.exception("invocation failed unexpectedly")
-            return error_reply(InternalError("the function failed unexpectedly; see its log"))
+            level = logging.ERROR if exc.retryable else logging.INFO
+            logs.emit(
+                logger, level, "invocation", outcome="failed", trigger=trigger, code=exc.code, message=exc.message
+            )
+            return error_reply(exc, trigger)
+        except Exception as exc:
+            logs.emit_defect(logger, "defect", exc, trigger=trigger)
+            return error_reply(InternalError("the function failed unexpectedly; see its log"), trigger)
 
-    def _run(self, body: bytes, headers: Mapping[str, str], deadline: float) -> RunResult:
-        settings = self.settings()
-        value = decode(body, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
-        request = build_request(value, headers=headers, settings=settings, now=datetime.now(UTC))
-        if request.nothing_to_do is not None:
-            logger.info("nothing to back up: %s", request.nothing_to_do)
-            return RunResult(request, (), deadline_hit=False)
-        return self.runner().run(request, deadline)
+    def _decode(self, body: bytes) -> object:
+        """The body's JSON within the configured limits (the defaults while the configuration is invalid:
+        its error is reported once the trigger is known, so the answer reaches whoever sent it)."""
+        try:
+            settings = self.settings()
+        except ConfigurationError:
+            settings = _DEFAULTS
+        return decode(body, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+
+
+_DEFAULTS = Settings()
 
 
 def monotonic_deadline(rfc3339: str | None, default_seconds: float = 30.0) -> float:
-    """An ``Fn-Deadline`` timestamp as a ``time.monotonic()`` value."""
+    """An ``Fn-Deadline`` timestamp as a ``time.monotonic()`` value, at most an hour away."""
     now = time.monotonic()
     if not rfc3339:
         return now + default_seconds
     try:
         moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
-    except ValueError:
-        logger.warning("unreadable deadline %r; assuming %ss", rfc3339, default_seconds)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        remaining = moment.timestamp() - time.time()
+    except (ValueError, OverflowError):
+        logs.emit(logger, logging.WARNING, "deadline", unreadable=rfc3339[:64], assumedSeconds=default_seconds)
         return now + default_seconds
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return now + (moment.timestamp() - time.time())
+    return now + min(remaining, MAX_INVOCATION_SECONDS)

@@ -2,24 +2,30 @@
 
 Targets are independent: one target's failure never stops the others. Every
 backup carries a retry token derived from the trigger's idempotency key, so a
-redelivered trigger gets the original backups back instead of new ones. When
-the deadline comes first, the run answers with what it has: targets not started
-are ``notAttempted``; targets whose call is still under way are ``pending`` —
-their token makes a redelivery safe and returns the backup they create.
+redelivered trigger gets the original backups back instead of new ones.
+
+Every target ends in exactly one :class:`Outcome` state — ``created``,
+``skipped``, ``failed``, ``pending`` or ``notAttempted`` — whichever path got
+it there: a worker that finds too little time left says ``notAttempted`` itself,
+a queued target the deadline reaches first is cancelled (``notAttempted``), and
+a call still under way at the deadline is ``pending`` (its token makes a
+redelivery safe and returns the backup it creates). What the run answers is
+derived from those states alone (:attr:`RunResult.late`), never from how the
+work was scheduled.
 """
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from backup_handler import logs
 from backup_handler.blockstorage import BlockStorage
-from backup_handler.errors import ApiError, BackupError, InternalError
+from backup_handler.errors import ApiError, BackupError, Failure, InternalError
 from backup_handler.idempotency import retry_token
 from backup_handler.request import BackupRequest, Target
 from backup_handler.settings import Settings
@@ -31,14 +37,17 @@ MIN_CALL_SECONDS = 0.25
 BACKUP_IN_PROGRESS = "backup in progress"
 
 State = Literal["created", "skipped", "failed", "pending", "notAttempted"]
+LATE_STATES: frozenset[State] = frozenset({"pending", "notAttempted"})
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one target. ``failure`` is plain data: no exception or traceback is kept."""
+
     target: Target
     state: State
     backup: dict[str, Any] | None = None
-    error: BackupError | None = None
+    failure: Failure | None = None
     reason: str | None = None
     opc_request_id: str | None = None
     token_regenerated: bool = False
@@ -48,10 +57,23 @@ class Outcome:
 class RunResult:
     request: BackupRequest
     outcomes: tuple[Outcome, ...]
-    deadline_hit: bool
 
     def of(self, state: State) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome.state == state]
+
+    @property
+    def late(self) -> bool:
+        """Whether the deadline left any target pending or not attempted."""
+        return any(outcome.state in LATE_STATES for outcome in self.outcomes)
+
+    @property
+    def retryable_failure(self) -> bool:
+        """Whether a failed target could succeed on a redelivery."""
+        return any(o.failure is not None and o.failure.retryable for o in self.outcomes if o.state == "failed")
+
+
+def _late(target: Target, state: State) -> Outcome:
+    return Outcome(target, state, reason=_LATE_REASONS[state])
 
 
 class BackupRunner:
@@ -75,33 +97,33 @@ class BackupRunner:
         """Back up every target; answer by ``deadline`` (a ``time.monotonic()`` value)."""
         answer_by = deadline - self._settings.deadline_margin_seconds
         if answer_by - time.monotonic() < MIN_CALL_SECONDS:
-            late = tuple(Outcome(t, "notAttempted", reason=_LATE_REASONS["notAttempted"]) for t in request.targets)
+            late = tuple(_late(target, "notAttempted") for target in request.targets)
             for outcome in late:
                 _log(request, outcome)
-            return RunResult(request, late, deadline_hit=True)
+            return RunResult(request, late)
+        self._blockstorage.prepare()  # credentials fail once for the run, not once per target
         # Each worker runs in a copy of the caller's context, so fdk tags its log lines with the call id.
         futures: list[Future[Outcome]] = [
             self._executor().submit(contextvars.copy_context().run, self._backup_one, request, target, answer_by)
             for target in request.targets
         ]
-        _, not_done = wait(futures, timeout=max(answer_by - time.monotonic(), 0))
+        wait(futures, timeout=max(answer_by - time.monotonic(), 0))
         outcomes = []
         for target, future in zip(request.targets, futures, strict=True):
-            if future in not_done:
-                state: State = "notAttempted" if future.cancel() else "pending"
-                late_outcome = Outcome(target, state, reason=_LATE_REASONS[state])
-                outcomes.append(late_outcome)
-                _log(request, late_outcome)
-            else:
+            if future.done():
                 outcomes.append(future.result())
-        return RunResult(request, tuple(outcomes), deadline_hit=bool(not_done))
+                continue
+            late_outcome = _late(target, "notAttempted" if future.cancel() else "pending")
+            outcomes.append(late_outcome)
+            _log(request, late_outcome)
+        return RunResult(request, tuple(outcomes))
 
     def _backup_one(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome:
         try:
             outcome = self._create(request, target, answer_by)
-        except Exception:  # a defect must not take the other targets down
-            logger.exception("backup of %s failed unexpectedly", target.resource_id)
-            outcome = Outcome(target, "failed", error=InternalError("the backup failed unexpectedly"))
+        except Exception as exc:  # a defect must not take the other targets down
+            logs.emit_defect(logger, "defect", exc, resourceId=target.resource_id)
+            outcome = Outcome(target, "failed", failure=InternalError("the backup failed unexpectedly").failure())
         _log(request, outcome)
         return outcome
 
@@ -111,7 +133,7 @@ class BackupRunner:
         for generation in (0, 1):
             budget = answer_by - time.monotonic()
             if budget < MIN_CALL_SECONDS:
-                return Outcome(target, "notAttempted", reason=_LATE_REASONS["notAttempted"])
+                return _late(target, "notAttempted")
             token = retry_token(request.idempotency_key, target.resource_id, generation)
             try:
                 created = self._blockstorage.create_backup(target.kind, body, retry_token=token, budget_seconds=budget)
@@ -128,10 +150,14 @@ class BackupRunner:
                         token_regenerated=regenerated,
                     )
                 return Outcome(
-                    target, "failed", error=exc, opc_request_id=exc.opc_request_id, token_regenerated=regenerated
+                    target,
+                    "failed",
+                    failure=exc.failure(),
+                    opc_request_id=exc.opc_request_id,
+                    token_regenerated=regenerated,
                 )
             except BackupError as exc:
-                return Outcome(target, "failed", error=exc, token_regenerated=regenerated)
+                return Outcome(target, "failed", failure=exc.failure(), token_regenerated=regenerated)
             return Outcome(
                 target,
                 "created",
@@ -149,20 +175,18 @@ _LATE_REASONS: dict[State, str] = {
 
 
 def _log(request: BackupRequest, outcome: Outcome) -> None:
-    line: dict[str, Any] = {
-        "event": "backup",
-        "trigger": request.trigger,
-        "source": request.source_ref,
-        "resourceId": outcome.target.resource_id,
-        "outcome": outcome.state,
-        "backupId": (outcome.backup or {}).get("id"),
-        "opcRequestId": outcome.opc_request_id,
-    }
-    if outcome.error is not None:
-        line["code"] = outcome.error.code
-    if outcome.reason:
-        line["reason"] = outcome.reason
-    if outcome.token_regenerated:
-        line["retryTokenRegenerated"] = True
     level = logging.WARNING if outcome.state in ("failed", "pending", "notAttempted") else logging.INFO
-    logger.log(level, json.dumps(line, separators=(",", ":")))
+    logs.emit(
+        logger,
+        level,
+        "backup",
+        trigger=request.trigger,
+        source=request.source_ref,
+        resourceId=outcome.target.resource_id,
+        outcome=outcome.state,
+        backupId=(outcome.backup or {}).get("id"),
+        opcRequestId=outcome.opc_request_id,
+        code=outcome.failure.code if outcome.failure else None,
+        reason=outcome.reason,
+        retryTokenRegenerated=outcome.token_regenerated or None,
+    )

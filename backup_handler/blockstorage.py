@@ -13,6 +13,11 @@ directly rather than the generated ``BlockstorageClient``:
 
 Signing, retries, the 401 token refresh and error parsing are still the SDK's.
 
+What comes back is checked before it is passed on: an error body is passed
+through only when it is OCI's error JSON (``{"code", "message"}``, bounded), so
+a proxy's HTML page naming internal hosts never reaches a caller; a success
+whose body is not a JSON object with an ``id`` is :class:`InvalidResponse`.
+
 Retries are bounded by the invocation's deadline, never the SDK's 600 s default.
 The SDK's circuit breaker is off: its default one is shared by every client in
 the process and, after 10 transient failures, fails every call for 30 s — one
@@ -23,10 +28,13 @@ trigger is redelivered by Events/Notifications, which is the backoff that matter
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
-from backup_handler.errors import ApiError, NetworkError
+from backup_handler import logs
+from backup_handler.errors import ApiError, CredentialsError, InvalidResponse, NetworkError
 from backup_handler.ocids import TargetKind
 from backup_handler.settings import Settings
 
@@ -41,6 +49,11 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 20.0
 _RETRY_BASE_SLEEP_SECONDS = 0.25
 _RETRY_MAX_SLEEP_SECONDS = 4.0
+# OCI error codes are CamelCase words (NotAuthorizedOrNotFound, TooManyRequests, ...).
+_ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9.]{0,63}$")
+MAX_ERROR_MESSAGE_CHARS = 512
+
+logger = logging.getLogger(__name__)
 
 
 class Created:
@@ -55,6 +68,10 @@ class Created:
 
 class BlockStorage(Protocol):
     """What the backup step needs from Block Storage."""
+
+    def prepare(self) -> None:
+        """Get ready to call the API (credentials, client); raise :class:`CredentialsError` if it cannot."""
+        ...
 
     def create_backup(
         self, kind: TargetKind, body: dict[str, Any], *, retry_token: str, budget_seconds: float
@@ -72,6 +89,9 @@ class OciBlockStorage:
         self._client: BaseClient | None = None
         self._lock = threading.Lock()
 
+    def prepare(self) -> None:
+        self.client()
+
     def client(self) -> BaseClient:
         """The shared client; building it reads the resource-principal files once."""
         client = self._client
@@ -82,13 +102,26 @@ class OciBlockStorage:
                 client = self._client
         return client
 
-    def _build(self) -> BaseClient:
+    def _resource_principal_signer(self) -> Any:
         import oci.auth.signers
+
+        try:
+            return oci.auth.signers.get_resource_principals_signer()
+        except Exception as exc:  # missing, unreadable or corrupt files: the SDK raises many kinds
+            # The exception text can hold file paths or token fragments: log only its type.
+            logs.emit(logger, logging.ERROR, "credentials", error=type(exc).__name__)
+            raise CredentialsError(
+                "the function's resource-principal credentials could not be read "
+                "(OCI_RESOURCE_PRINCIPAL_VERSION, OCI_RESOURCE_PRINCIPAL_RPST, OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM); "
+                "on OCI Functions the platform provides them: check the function's dynamic group and policies"
+            ) from None
+
+    def _build(self) -> BaseClient:
         import oci.circuit_breaker
         from oci._vendor.requests.adapters import HTTPAdapter
         from oci.base_client import BaseClient, OCIHTTPAdapter
 
-        signer = self._signer or oci.auth.signers.get_resource_principals_signer()
+        signer = self._signer or self._resource_principal_signer()
         kwargs: dict[str, Any] = {
             "regional_client": True,
             "base_path": API_VERSION_PATH,
@@ -121,7 +154,9 @@ class OciBlockStorage:
             total_elapsed_time_check=True,
             total_elapsed_time_seconds=max(budget_seconds - max_sleep, 0.01),
             service_error_check=True,
-            service_error_retry_config={-1: [], 429: []},  # never 409: a conflict is an answer
+            # 409 only for IncorrectState (resource busy, retryable per Oracle's API error list and the
+            # SDK's default strategy); a 409 Conflict (backup in progress) is an answer.
+            service_error_retry_config={-1: [], 429: [], 409: ["IncorrectState"]},
             service_error_retry_on_any_5xx=True,  # except 501, as the SDK defines it
             retry_base_sleep_time_seconds=_RETRY_BASE_SLEEP_SECONDS,
             retry_exponential_growth_factor=2,
@@ -147,15 +182,37 @@ class OciBlockStorage:
                 operation_name="create_volume_backup" if kind == "volume" else "create_boot_volume_backup",
             )
         except ServiceError as exc:
-            raise ApiError(
-                code=str(exc.code or "Unknown"),
-                message=str(exc.message or "Block Storage refused the request"),
-                status=int(exc.status or 500),
-                opc_request_id=exc.request_id,
-            ) from None
+            raise _api_error(exc) from None
         except (RequestException, OSError) as exc:
             raise NetworkError(_network_problem(exc)) from None
-        return Created(response.data, response.headers.get("opc-request-id"))
+        request_id = _request_id(response.headers.get("opc-request-id"))
+        backup = response.data
+        if not isinstance(backup, dict) or not isinstance(backup.get("id"), str):
+            raise InvalidResponse(
+                "Block Storage answered success without a backup in its body", opcRequestId=request_id
+            )
+        return Created(backup, request_id)
+
+
+def _request_id(value: Any) -> str | None:
+    return value[:256] if isinstance(value, str) else None
+
+
+def _api_error(exc: Any) -> ApiError:
+    """The API's error as the caller may see it: OCI's own code and message, or a fixed message."""
+    status = exc.status if isinstance(exc.status, int) and 100 <= exc.status <= 599 else 502
+    code, message = exc.code, exc.message
+    if isinstance(code, str) and _ERROR_CODE.match(code) and isinstance(message, str):
+        if len(message) > MAX_ERROR_MESSAGE_CHARS:
+            message = message[:MAX_ERROR_MESSAGE_CHARS] + "..."
+        return ApiError(code=code, message=message, status=status, opc_request_id=_request_id(exc.request_id))
+    # Not OCI's error JSON (a proxy's page, a load balancer's text): its text stays out of the answer.
+    return ApiError(
+        code=InvalidResponse.code,
+        message=f"Block Storage answered HTTP {status} without an OCI error document",
+        status=status,
+        opc_request_id=_request_id(exc.request_id),
+    )
 
 
 def _network_problem(exc: BaseException) -> str:

@@ -8,33 +8,58 @@
 
 Source models accept the extra fields their sources add over time; the manual
 request, typed by people, refuses unknown fields so a typo is not ignored.
+
+Every collection is bounded before its items are validated (:func:`at_most`), so
+a body of a million bad items costs one validation error, not a million.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from backup_handler.ocids import BootVolumeOcid, TargetOcid, VolumeOcid
 
 _SOURCE = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
+# OCI's tag limits: at most 64 tags on a resource (freeform and defined together), keys of at
+# most 100 characters, values of at most 256 (Oracle's Tagging documentation, "Tag limits").
+MAX_TAGS = 64
+# The latest time an OCI timestamp can name (UTC), in epoch milliseconds.
+MAX_EPOCH_MILLIS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
+
+
+def at_most(limit: int) -> BeforeValidator:
+    """Refuse an array or object with more than ``limit`` items before validating any of them."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, (list, dict)) and len(value) > limit:
+            raise ValueError(f"has {len(value)} items; at most {limit} are accepted")
+        return value
+
+    return BeforeValidator(check)
+
+
 BackupType = Literal["FULL", "INCREMENTAL"]
 DisplayName = Annotated[str, Field(min_length=1, max_length=255)]
-FreeformTags = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[str, Field(max_length=256)]],
-    Field(max_length=50),
-]
-DefinedTags = Annotated[
-    dict[
-        Annotated[str, Field(min_length=1, max_length=100)],
-        Annotated[dict[Annotated[str, Field(min_length=1, max_length=100)], Any], Field(max_length=50)],
-    ],
-    Field(max_length=50),
-]
+TagKey = Annotated[str, Field(min_length=1, max_length=100)]
+FreeformTags = Annotated[dict[TagKey, Annotated[str, Field(max_length=256)]], at_most(MAX_TAGS)]
+DefinedTags = Annotated[dict[TagKey, Annotated[dict[TagKey, Any], at_most(MAX_TAGS)]], at_most(MAX_TAGS)]
 KmsKeyId = Annotated[str, Field(pattern=r"^ocid1\.key\.[a-z0-9.-]+$", max_length=255)]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A timestamp in UTC (naive ones are taken as UTC); out-of-range ones are refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
 
 
 # ---------------------------------------------------------------- OCI Events
@@ -68,11 +93,19 @@ class CloudEvent(BaseModel):
     extensions: dict[str, Any] | None = None
     data: CloudEventData | None = None
 
+    @field_validator("event_time")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
 
 # ---------------------------------------------------------- Monitoring alarm
 
-AlarmTransition = Literal["OK_TO_FIRING", "FIRING_TO_OK", "REPEAT", "RESET", "RESEND"]
-FIRING_TRANSITIONS: frozenset[str] = frozenset({"OK_TO_FIRING", "REPEAT", "RESEND"})
+# The transitions Oracle documents; BACKUP_ALARM_TRANSITIONS chooses which start backups.
+AlarmTransition = Literal["OK_TO_FIRING", "FIRING_TO_OK", "REPEAT", "RESET"]
+# Oracle caps an alarm message's dimensions list at 100 entries; these bounds leave room to grow.
+MAX_ALARM_METADATA = 100
+MAX_ALARM_DIMENSIONS = 1000
 
 
 class AlarmMetadata(BaseModel):
@@ -82,25 +115,30 @@ class AlarmMetadata(BaseModel):
     status: str | None = None
     severity: str | None = None
     query: str | None = None
-    dimensions: list[dict[str, Any]] = []
+    dimensions: Annotated[list[dict[str, Any]], at_most(MAX_ALARM_DIMENSIONS)] = []
 
 
 class AlarmMessage(BaseModel):
-    """A Monitoring alarm message as a Notifications topic delivers it (versions 1.0–1.5)."""
+    """A Monitoring alarm message as a Notifications topic delivers it (versions 1.0–1.5 and later).
+
+    Any ``version`` from 1.0 on is accepted as long as the fields below are there, so a
+    format bump does not stop backups; ``type`` is any upper-case transition name, and
+    only the configured ones start backups.
+    """
 
     model_config = _SOURCE
 
     dedupe_key: str = Field(alias="dedupeKey", min_length=1, max_length=256)
     title: str | None = None
     body: str | None = None
-    type: AlarmTransition
+    type: str = Field(pattern=r"^[A-Z][A-Z_]{0,63}$")
     severity: str | None = None
-    timestamp_epoch_millis: int = Field(alias="timestampEpochMillis", ge=0)
-    alarm_meta_data: list[AlarmMetadata] = Field(alias="alarmMetaData")
-    version: float = Field(ge=1.0, lt=2.0)
+    timestamp_epoch_millis: int = Field(alias="timestampEpochMillis", ge=0, le=MAX_EPOCH_MILLIS)
+    alarm_meta_data: Annotated[list[AlarmMetadata], at_most(MAX_ALARM_METADATA)] = Field(alias="alarmMetaData")
+    version: float = Field(ge=1.0, lt=1000)
 
     def resource_ids(self) -> list[str]:
-        """Every ``resourceId`` (or ``resourceID``) among all dimensions, in order."""
+        """Every ``resourceId`` (or ``resourceID``) among all dimensions, in order, as sent."""
         found = []
         for metadata in self.alarm_meta_data:
             for dimension in metadata.dimensions:
@@ -112,6 +150,8 @@ class AlarmMessage(BaseModel):
 
 # ------------------------------------------------------------------ Schedule
 
+MAX_SCHEDULE_TARGETS = 1000
+
 
 class ScheduleTick(BaseModel):
     """A Resource Scheduler invocation whose BODY names its targets."""
@@ -119,7 +159,9 @@ class ScheduleTick(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     source: Literal["schedule"]
-    volume_ids: list[TargetOcid] | None = Field(None, alias="volumeIds", min_length=1, max_length=1000)
+    volume_ids: Annotated[list[TargetOcid], at_most(MAX_SCHEDULE_TARGETS)] | None = Field(
+        None, alias="volumeIds", min_length=1
+    )
 
 
 # -------------------------------------------------------------------- Manual
@@ -141,6 +183,13 @@ class ManualRequest(BaseModel):
         None, alias="idempotencyKey", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _few_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len(data) > MAX_MANUAL_FIELDS:
+            raise ValueError(f"has {len(data)} fields; a backup request has at most {len(MANUAL_FIELDS)}")
+        return data
+
     @model_validator(mode="after")
     def _exactly_one_target(self) -> ManualRequest:
         if (self.volume_id is None) == (self.boot_volume_id is None):
@@ -153,3 +202,5 @@ class ManualRequest(BaseModel):
 
 
 MANUAL_FIELDS: tuple[str, ...] = tuple(field.alias or name for name, field in ManualRequest.model_fields.items())
+# Beyond this many fields a body is refused whole, rather than one "unknown field" problem per key.
+MAX_MANUAL_FIELDS = 32

@@ -1,4 +1,10 @@
-"""OCIDs of the resources the function backs up, checked by resource type."""
+"""OCIDs of the resources the function backs up, checked by resource type.
+
+Real alarm messages carry OCIDs in upper case (``OCID1.VOLUME.OC1...``) in their
+dimensions; the API's OCIDs are lower case. :func:`normalize` lower-cases
+anything that starts with ``ocid1.`` in any case, and every check here accepts
+either spelling and yields the lower-case form, which is what is sent to the API.
+"""
 
 from __future__ import annotations
 
@@ -15,24 +21,37 @@ _PATTERNS: dict[TargetKind, re.Pattern[str]] = {
     "volume": re.compile(_OCID.format(type="volume")),
     "bootVolume": re.compile(_OCID.format(type="bootvolume")),
 }
+# Backups of every kind: an event or dimension naming one of these is about a backup.
+_BACKUP = re.compile(r"^ocid1\.(?:volumebackup|bootvolumebackup|volumegroupbackup)\.")
 _MAX_OCID_LENGTH = 255
 
 
+def normalize(value: str) -> str:
+    """``value`` lower-cased when it is an OCID (``ocid1.`` in any case), else unchanged."""
+    return value.lower() if value[:6].lower() == "ocid1." else value
+
+
 def kind_of(ocid: str) -> TargetKind | None:
-    """The backup target kind an OCID names, or None when it names anything else."""
+    """The backup target kind an OCID names (either case), or None when it names anything else."""
     if len(ocid) > _MAX_OCID_LENGTH:
         return None
+    ocid = normalize(ocid)
     for kind, pattern in _PATTERNS.items():
         if pattern.match(ocid):
             return kind
     return None
 
 
+def is_backup(ocid: str) -> bool:
+    """Whether an OCID names a volume, boot volume or volume group backup."""
+    return bool(_BACKUP.match(normalize(ocid[:_MAX_OCID_LENGTH])))
+
+
 def _checker(expected: tuple[TargetKind, ...], what: str) -> AfterValidator:
     def check(value: str) -> str:
         if kind_of(value) not in expected:
             raise ValueError(f"must be {what} OCID")
-        return value
+        return normalize(value)
 
     return AfterValidator(check)
 

@@ -1,13 +1,19 @@
-"""Request bytes → JSON, within size and nesting limits, before any model sees them.
+r"""Request bytes → JSON, within size and nesting limits, before any model sees them.
 
 The nesting check scans the bytes once without recursion, so a body such as
 ``[[[[...]]]]`` nested a million deep is refused in linear time instead of
 reaching the JSON parser's recursion limit.
+
+JSON lets a string escape half of a UTF-16 surrogate pair (``"\ud800"``); Python
+decodes it to a string no UTF-8 encoder accepts, which would fail only after a
+backup was made, when the answer is encoded. Such bodies are refused up front
+(RFC 8259 §8.2 calls them unpredictable across implementations).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from backup_handler.errors import InvalidJson, PayloadTooLarge
@@ -19,6 +25,8 @@ _OPEN = frozenset(b"[{")
 _CLOSE = frozenset(b"]}")
 _QUOTE = ord('"')
 _BACKSLASH = ord("\\")
+# An escaped surrogate (\uD800-\uDFFF); a cheap test before walking the decoded value.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def json_depth_exceeds(raw: bytes, limit: int) -> bool:
@@ -58,7 +66,28 @@ def decode(raw: bytes, *, max_bytes: int, max_depth: int) -> Any:
     except UnicodeDecodeError:
         raise InvalidJson("the request body is not UTF-8 text; send a JSON object") from None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError as exc:
         position = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise InvalidJson(f"the request body is not valid JSON{position}; send a JSON object") from None
+    if _ESCAPED_SURROGATE.search(raw) and has_lone_surrogate(value):
+        raise InvalidJson("the request body holds a string with an unpaired UTF-16 surrogate (such as \\ud800)")
+    return value
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (or object key) in a decoded JSON value cannot be encoded as UTF-8."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False

@@ -1,13 +1,18 @@
 """The envelope step: a decoded body from any trigger → one normalized :class:`BackupRequest`.
 
-:func:`build_request` recognises the trigger by its shape, validates it with its
-model from :mod:`backup_handler.events`, and reduces it to what the backup step
-needs: the targets, what was skipped and why, the idempotency key, and the
-fields of each CreateVolumeBackup body.
+:func:`recognise` names the trigger by the body's shape; :func:`build_request`
+validates it with its model from :mod:`backup_handler.events` and reduces it to
+what the backup step needs: the targets, what was skipped and why, the
+idempotency key, and the fields of each CreateVolumeBackup body.
+
+The body of every create is a pure function of the trigger's idempotency key and
+the target (tags and display name included): a redelivery must send the same body
+with the same retry token, or the API would treat it as a different request.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -15,22 +20,31 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from backup_handler import logs
 from backup_handler.errors import InvalidRequest, NoTargets, UnrecognizedEvent
 from backup_handler.events import (
-    FIRING_TRANSITIONS,
     MANUAL_FIELDS,
+    MAX_TAGS,
     AlarmMessage,
     CloudEvent,
     ManualRequest,
     ScheduleTick,
 )
-from backup_handler.ocids import TargetKind, kind_of
+from backup_handler.ocids import TargetKind, is_backup, kind_of, normalize
 from backup_handler.payload import EMPTY
 from backup_handler.settings import Settings
-from backup_handler.validation import describe
+from backup_handler.validation import bounded_field, describe
+
+logger = logging.getLogger(__name__)
 
 Trigger = Literal["manual", "event", "alarm", "schedule"]
 NOTIFICATION_MESSAGE_ID_HEADER = "x-oci-ns-messageid"
+# Tags the function stamps on every backup; an invoker cannot set them.
+TRIGGER_TAG = "backup-trigger"
+SOURCE_TAG = "backup-source"
+RESERVED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG})
+# Resources among an alarm's dimensions that are not volumes are listed in `skipped` up to this many.
+MAX_LISTED_SKIPS = 100
 _TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _MANUAL_KEYS = frozenset(name.lower() for name in MANUAL_FIELDS)
 
@@ -59,7 +73,7 @@ class BackupRequest(BaseModel):
 
     trigger: Trigger
     source_ref: str
-    """What caused this run (event id, message id, schedule slot, ...): stamped as a tag."""
+    """What caused this run (event id, alarm dedupe key and time, schedule slot, ...): stamped as a tag."""
     idempotency_key: str
     """Redeliveries of the same trigger share it; retry tokens are derived from it."""
     targets: tuple[Target, ...] = ()
@@ -97,34 +111,61 @@ class BackupRequest(BaseModel):
         return body
 
 
+def recognise(value: Any) -> Trigger:
+    """Which trigger a decoded body (or :data:`~backup_handler.payload.EMPTY`) comes from, by its shape."""
+    if value is EMPTY:
+        return "schedule"
+    if not isinstance(value, dict):
+        raise UnrecognizedEvent(
+            f"the request body must be a JSON object, not a JSON {_json_kind(value)}; "
+            "send an OCI event, an alarm message, a schedule body or a backup request"
+        )
+    if "specversion" in value:
+        raise UnrecognizedEvent(
+            "the request body is a CloudEvents 1.0 event (specversion); OCI Events delivers "
+            "CloudEvents 0.1 (cloudEventsVersion, eventType, eventID): send the event as OCI emits it"
+        )
+    if "cloudEventsVersion" in value or "eventType" in value:
+        return "event"
+    if "alarmMetaData" in value or "dedupeKey" in value:
+        return "alarm"
+    if value.get("source") == "schedule" or "volumeIds" in value:
+        return "schedule"
+    if any(isinstance(key, str) and key.lower() in _MANUAL_KEYS for key in value):
+        return "manual"
+    raise UnrecognizedEvent(
+        "the request body is not a recognised trigger: expected an OCI event (cloudEventsVersion), "
+        'an alarm message (alarmMetaData), a schedule body ({"source": "schedule"}) '
+        "or a backup request (volumeId or bootVolumeId)"
+    )
+
+
 def build_request(
     value: Any,
     *,
     headers: Mapping[str, str],
     settings: Settings,
     now: datetime,
+    trigger: Trigger | None = None,
 ) -> BackupRequest:
-    """Recognise the trigger in a decoded body (or :data:`~backup_handler.payload.EMPTY`) and normalize it."""
-    if value is EMPTY:
-        return _from_schedule(ScheduleTick(source="schedule"), settings, now)
-    if not isinstance(value, dict):
-        raise UnrecognizedEvent(
-            f"the request body must be a JSON object, not a JSON {_json_kind(value)}; "
-            "send an OCI event, an alarm message, a schedule body or a backup request"
+    """Normalize a decoded body of the given (or recognised) trigger."""
+    trigger = trigger or recognise(value)
+    if trigger == "event":
+        request = _from_event(_validate(CloudEvent, value, "OCI event"), settings)
+    elif trigger == "alarm":
+        request = _from_alarm(_validate(AlarmMessage, value, "alarm message"), headers, settings)
+    elif trigger == "schedule":
+        tick = ScheduleTick(source="schedule") if value is EMPTY else _validate(ScheduleTick, value, "schedule body")
+        request = _from_schedule(tick, settings, now)
+    else:
+        request = _from_manual(_validate(ManualRequest, value, "backup request"), settings, now)
+    if len(request.targets) > settings.max_targets:
+        raise InvalidRequest(
+            f"the {trigger} names {len(request.targets)} volumes; at most {settings.max_targets} "
+            "are backed up per invocation (BACKUP_MAX_TARGETS)",
+            errors=[{"field": "(targets)", "problem": f"more than {settings.max_targets} volumes"}],
         )
-    if "cloudEventsVersion" in value or "eventType" in value:
-        return _from_event(_validate(CloudEvent, value, "OCI event"), settings)
-    if "alarmMetaData" in value or "dedupeKey" in value:
-        return _from_alarm(_validate(AlarmMessage, value, "alarm message"), headers, settings)
-    if value.get("source") == "schedule" or "volumeIds" in value:
-        return _from_schedule(_validate(ScheduleTick, value, "schedule body"), settings, now)
-    if any(key.lower() in _MANUAL_KEYS for key in value):
-        return _from_manual(_validate(ManualRequest, value, "backup request"), settings, now)
-    raise UnrecognizedEvent(
-        "the request body is not a recognised trigger: expected an OCI event (cloudEventsVersion), "
-        'an alarm message (alarmMetaData), a schedule body ({"source": "schedule"}) '
-        "or a backup request (volumeId or bootVolumeId)"
-    )
+    return request
 
 
 def _json_kind(value: Any) -> str:
@@ -143,27 +184,58 @@ def _validate(model: type[Any], value: dict[str, Any], what: str) -> Any:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        known = MANUAL_FIELDS if model is ManualRequest else ()
-        problems = describe(exc, known)
-        summary = "; ".join(f"{p['field']} {p['problem']}" for p in problems[:5])
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise InvalidRequest(f"the {what} is invalid: {summary}{more}", errors=problems) from None
+        problems = describe(exc, MANUAL_FIELDS if model is ManualRequest else ())
+        raise InvalidRequest(
+            f"the {what} is invalid: {problems.summary()}",
+            errors=problems.items,
+            moreErrors=problems.more or None,
+        ) from None
 
 
-def _stamp(settings: Settings, trigger: Trigger, source_ref: str, extra: Mapping[str, str] = {}) -> dict[str, str]:
-    return {**settings.freeform_tags, **extra, "backup-trigger": trigger, "backup-source": source_ref[:256]}
+def _invalid(field: str, problem: str, what: str = "backup request") -> InvalidRequest:
+    return InvalidRequest(f"the {what} is invalid: {field} {problem}", errors=[{"field": field, "problem": problem}])
+
+
+def _stamp(settings: Settings, trigger: Trigger, source_ref: str) -> dict[str, str]:
+    return {**settings.freeform_tags, TRIGGER_TAG: trigger, SOURCE_TAG: source_ref[:256]}
 
 
 def _distinct(resource_ids: list[str]) -> tuple[tuple[Target, ...], tuple[Skip, ...]]:
+    """Distinct volumes (lower-case OCIDs) among ``resource_ids``, and the rest as skips, bounded."""
     targets: dict[str, Target] = {}
     skipped: dict[str, Skip] = {}
+    unlisted: set[str] = set()
     for resource_id in resource_ids:
         kind = kind_of(resource_id)
         if kind is not None:
-            targets.setdefault(resource_id, Target(kind=kind, resource_id=resource_id))
+            ocid = normalize(resource_id)
+            targets.setdefault(ocid, Target(kind=kind, resource_id=ocid))
+        elif resource_id in skipped or resource_id in unlisted:
+            continue
+        elif len(skipped) < MAX_LISTED_SKIPS:
+            skipped[resource_id] = Skip(resource_id=bounded_field(resource_id), reason="not a volume or boot volume")
         else:
-            skipped.setdefault(resource_id, Skip(resource_id=resource_id, reason="not a volume or boot volume"))
-    return tuple(targets.values()), tuple(skipped.values())
+            unlisted.add(resource_id)
+    listed = tuple(skipped.values())
+    if unlisted:
+        listed += (Skip(resource_id=None, reason=f"and {len(unlisted)} more resources that are not volumes"),)
+    return tuple(targets.values()), listed
+
+
+# ---------------------------------------------------------------- OCI Events
+
+
+def is_about_a_backup(event: CloudEvent) -> bool:
+    """The loop guard: an event about a backup never starts a backup.
+
+    An event is about a backup when its type names one (``createvolumebackup``,
+    ``updatevolumebackup``, ``deletebootvolumebackup``, ``changevolumebackupcompartment``,
+    ``copyvolumebackup``, ...: "backup" anywhere in the type) or its resource is a backup
+    OCID. A rule that matches such events therefore cannot make backups that trigger
+    more backups.
+    """
+    resource_id = event.data.resource_id if event.data else None
+    return "backup" in event.event_type.lower() or (isinstance(resource_id, str) and is_backup(resource_id))
 
 
 def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
@@ -171,23 +243,22 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
         "trigger": "event",
         "source_ref": event.event_id,
         "idempotency_key": f"event:{event.event_id}",
-        "time_label": (event.event_time or datetime.now(UTC)).astimezone(UTC).strftime(_TIME_FORMAT),
+        "time_label": (event.event_time or datetime.now(UTC)).strftime(_TIME_FORMAT),
         "backup_type": settings.type,
         "freeform_tags": _stamp(settings, "event", event.event_id),
         "kms_key_id": settings.kms_key_id,
     }
     data = event.data
     resource_id = data.resource_id if data else None
-    action = event.event_type.rsplit(".", 2)[-2] if event.event_type.count(".") >= 2 else event.event_type
-    if "backup" in action.lower():
-        reason = f"{event.event_type} is a backup event; backup events never start backups"
+    if is_about_a_backup(event):
+        reason = f"{event.event_type} is about a backup; events about backups never start backups"
         return BackupRequest(**common, nothing_to_do=reason, skipped=(Skip(resource_id=resource_id, reason=reason),))
     if data is None:
         raise NoTargets(f"the {event.event_type} event carries no data, so it names no volume to back up")
     candidates = [resource_id, (data.additional_details or {}).get("volumeId")]
     for candidate in candidates:
         if isinstance(candidate, str) and (kind := kind_of(candidate)) is not None:
-            return BackupRequest(**common, targets=(Target(kind=kind, resource_id=candidate),))
+            return BackupRequest(**common, targets=(Target(kind=kind, resource_id=normalize(candidate)),))
     raise NoTargets(
         f"the {event.event_type} event names no volume or boot volume "
         "(neither data.resourceId nor data.additionalDetails.volumeId is one)",
@@ -195,20 +266,39 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
     )
 
 
+# ---------------------------------------------------------- Monitoring alarm
+
+
 def _from_alarm(alarm: AlarmMessage, headers: Mapping[str, str], settings: Settings) -> BackupRequest:
-    message_id = headers.get(NOTIFICATION_MESSAGE_ID_HEADER) or f"{alarm.dedupe_key}:{alarm.timestamp_epoch_millis}"
+    # Oracle's guidance: de-duplicate on dedupeKey + timestampEpochMillis. The same message reaches
+    # the function once per subscription, each delivery with its own x-oci-ns-messageid, so the
+    # message id is only a reference in the log, never part of the key or of the backup's body.
+    source_ref = f"{alarm.dedupe_key}:{alarm.timestamp_epoch_millis}"
+    logs.emit(
+        logger,
+        logging.INFO,
+        "alarm",
+        source=source_ref,
+        type=alarm.type,
+        version=alarm.version,
+        messageId=headers.get(NOTIFICATION_MESSAGE_ID_HEADER),
+    )
+    if alarm.version >= 2:
+        logs.emit(logger, logging.WARNING, "alarm-format", version=alarm.version, note="unknown major version")
     time = datetime.fromtimestamp(alarm.timestamp_epoch_millis / 1000, UTC)
     common: dict[str, Any] = {
         "trigger": "alarm",
-        "source_ref": message_id,
-        "idempotency_key": f"alarm:{message_id}",
+        "source_ref": source_ref,
+        "idempotency_key": f"alarm:{source_ref}",
         "time_label": time.strftime(_TIME_FORMAT),
         "backup_type": settings.type,
-        "freeform_tags": _stamp(settings, "alarm", message_id),
+        "freeform_tags": _stamp(settings, "alarm", source_ref),
         "kms_key_id": settings.kms_key_id,
     }
-    if alarm.type not in FIRING_TRANSITIONS:
-        return BackupRequest(**common, nothing_to_do=f"alarm transition {alarm.type} does not start backups")
+    if alarm.type not in settings.alarm_transitions:
+        configured = ",".join(settings.alarm_transitions)
+        reason = f"alarm transition {alarm.type} does not start backups (BACKUP_ALARM_TRANSITIONS={configured})"
+        return BackupRequest(**common, nothing_to_do=reason)
     targets, skipped = _distinct(alarm.resource_ids())
     if not targets:
         raise NoTargets(
@@ -216,6 +306,9 @@ def _from_alarm(alarm: AlarmMessage, headers: Mapping[str, str], settings: Setti
             skipped=[skip.to_json() for skip in skipped],
         )
     return BackupRequest(**common, targets=targets, skipped=skipped)
+
+
+# ------------------------------------------------------------------ Schedule
 
 
 def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime) -> BackupRequest:
@@ -237,6 +330,28 @@ def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime) -> Bac
         freeform_tags=_stamp(settings, "schedule", slot_ref),
         kms_key_id=settings.kms_key_id,
     )
+
+
+# -------------------------------------------------------------------- Manual
+
+
+def _manual_tags(manual: ManualRequest, settings: Settings, source_ref: str) -> dict[str, str]:
+    """The invoker's freeform tags under the configured ones: configured and stamped tags cannot be overridden."""
+    stamped = _stamp(settings, "manual", source_ref)
+    requested = manual.freeform_tags or {}
+    for key, value in requested.items():
+        if key in RESERVED_TAGS:
+            raise _invalid(f"freeformTags.{bounded_field(key)}", "is set by the function and cannot be given")
+        if key in settings.freeform_tags and settings.freeform_tags[key] != value:
+            raise _invalid(
+                f"freeformTags.{bounded_field(key)}",
+                "is set by the function's configuration (BACKUP_FREEFORM_TAGS) and cannot be changed",
+            )
+    tags = {**requested, **stamped}
+    defined = sum(len(keys) for keys in (manual.defined_tags or {}).values())
+    if len(tags) + defined > MAX_TAGS:
+        raise _invalid("freeformTags", f"with definedTags and the function's own tags makes more than {MAX_TAGS} tags")
+    return tags
 
 
 def _from_manual(manual: ManualRequest, settings: Settings, now: datetime) -> BackupRequest:
@@ -261,7 +376,7 @@ def _from_manual(manual: ManualRequest, settings: Settings, now: datetime) -> Ba
         time_label=key if key else now.astimezone(UTC).strftime(_TIME_FORMAT),
         backup_type=manual.type or settings.type,
         display_name=manual.display_name,
-        freeform_tags=_stamp(settings, "manual", source_ref, manual.freeform_tags or {}),
+        freeform_tags=_manual_tags(manual, settings, source_ref),
         defined_tags=manual.defined_tags,
         kms_key_id=kms_key_id,
     )

@@ -1,12 +1,15 @@
-"""What the caller receives: a status and a JSON document.
+"""What the answer says: a precise status and a JSON document.
 
 - a single-target manual request → the VolumeBackup exactly as the API returned it;
-- every other trigger → a run summary ``{"backups", "skipped", "errors"}`` (plus
-  ``pending``/``notAttempted`` when the deadline cut the run short);
+- every other trigger → a run summary in which every target the trigger named
+  appears in exactly one of ``backups``, ``skipped``, ``errors``, ``pending`` and
+  ``notAttempted``;
 - a failure → ``{"code", "message", "status", ...}``.
 
-``status`` is the precise HTTP status; :mod:`backup_handler.function` maps it to
-what the Fn platform lets through.
+``status`` is the precise HTTP status; ``redeliver`` is the container status that
+tells a source trigger a redelivery could succeed (502, or 504 for the deadline),
+or None when sending the trigger again cannot help. :mod:`backup_handler.delivery`
+decides which of the two the Fn platform is given.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backup_handler.backup import Outcome, RunResult
-from backup_handler.errors import BackupError, DeadlineExceeded
+from backup_handler.errors import BackupError, DeadlineExceeded, Failure
 
 RETRY_TOKEN_REGENERATED_HEADER = "Backup-Retry-Token-Regenerated"
 
@@ -26,53 +29,70 @@ class Reply:
     status: int
     document: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    trigger: str | None = None
+    """The trigger the body was recognised as; None when it is no trigger at all."""
+    redeliver: int | None = None
+    """502 or 504 when a redelivery of the same trigger could succeed; None otherwise."""
 
-    def body(self) -> str:
-        return json.dumps(self.document, separators=(",", ":"), ensure_ascii=False)
+    def body(self) -> bytes:
+        """The document as UTF-8 JSON; always encodable, whatever strings it holds."""
+        try:
+            return json.dumps(self.document, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate from upstream: escape it instead
+            return json.dumps(self.document, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def error_reply(error: BackupError) -> Reply:
-    return Reply(error.status, error.to_json())
+def _redeliver(failure: Failure) -> int | None:
+    if not failure.retryable:
+        return None
+    return 504 if failure.status == 504 else 502
+
+
+def failure_reply(failure: Failure, trigger: str | None, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(failure.status, failure.to_json(), headers or {}, trigger, _redeliver(failure))
+
+
+def error_reply(error: BackupError, trigger: str | None) -> Reply:
+    return failure_reply(error.failure(), trigger)
 
 
 def result_reply(result: RunResult) -> Reply:
     request = result.request
     if request.single and request.nothing_to_do is None:
-        return _single(result.outcomes[0])
-    created = result.of("created")
-    failed = result.of("failed")
+        return _single(result.outcomes[0], request.trigger)
     document: dict[str, Any] = {
         "trigger": request.trigger,
-        "backups": [outcome.backup for outcome in created],
+        "backups": [outcome.backup for outcome in result.of("created")],
         "skipped": [skip.to_json() for skip in request.skipped]
         + [_reason(outcome) for outcome in result.of("skipped")],
-        "errors": [_error(outcome) for outcome in failed],
+        "errors": [_error(outcome) for outcome in result.of("failed")],
+        "pending": [_reason(outcome) for outcome in result.of("pending")],
+        "notAttempted": [_reason(outcome) for outcome in result.of("notAttempted")],
     }
     if request.nothing_to_do:
         document["message"] = request.nothing_to_do
     regenerated = [o.target.resource_id for o in result.outcomes if o.token_regenerated]
     if regenerated:
         document["retryTokenRegenerated"] = regenerated
-    if result.deadline_hit:
-        document["pending"] = [_reason(outcome) for outcome in result.of("pending")]
-        document["notAttempted"] = [_reason(outcome) for outcome in result.of("notAttempted")]
-        return Reply(504, document)
-    if failed:
-        return Reply(502, document)
-    return Reply(200, document)
+    if result.late:
+        return Reply(504, document, trigger=request.trigger, redeliver=504)
+    if document["errors"]:
+        return Reply(502, document, trigger=request.trigger, redeliver=502 if result.retryable_failure else None)
+    return Reply(200, document, trigger=request.trigger)
 
 
-def _single(outcome: Outcome) -> Reply:
+def _single(outcome: Outcome, trigger: str) -> Reply:
     headers = {RETRY_TOKEN_REGENERATED_HEADER: "true"} if outcome.token_regenerated else {}
     if outcome.state == "created" and outcome.backup is not None:
-        return Reply(200, outcome.backup, headers)
-    if outcome.error is not None:
-        return Reply(outcome.error.status, outcome.error.to_json(), headers)
-    late = DeadlineExceeded(
-        f"the deadline came before the backup was confirmed ({outcome.reason})",
-        resourceId=outcome.target.resource_id,
+        return Reply(200, outcome.backup, headers, trigger)
+    failure = (
+        outcome.failure
+        or DeadlineExceeded(
+            f"the deadline came before the backup was confirmed ({outcome.reason})",
+            resourceId=outcome.target.resource_id,
+        ).failure()
     )
-    return Reply(late.status, late.to_json(), headers)
+    return failure_reply(failure, trigger, headers)
 
 
 def _reason(outcome: Outcome) -> dict[str, Any]:
@@ -80,5 +100,5 @@ def _reason(outcome: Outcome) -> dict[str, Any]:
 
 
 def _error(outcome: Outcome) -> dict[str, Any]:
-    error = outcome.error.to_json() if outcome.error is not None else {}
+    error = outcome.failure.to_json() if outcome.failure is not None else {}
     return {"resourceId": outcome.target.resource_id, **error}

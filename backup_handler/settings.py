@@ -12,11 +12,12 @@ import re
 import string
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backup_handler.errors import ConfigurationError
-from backup_handler.events import FreeformTags, KmsKeyId
+from backup_handler.events import MAX_SCHEDULE_TARGETS, AlarmTransition, FreeformTags, KmsKeyId
 from backup_handler.ocids import TargetOcid
 from backup_handler.validation import describe
 
@@ -24,6 +25,15 @@ ENV_PREFIX = "BACKUP_"
 
 # Fields a display-name template may use; BackupRequest.api_body in request.py fills them.
 DISPLAY_NAME_FIELDS = frozenset({"trigger", "resource_id", "resource_suffix", "time"})
+# The longest values those fields take, to render a sample of the template at load.
+_SAMPLE_FIELDS = {
+    "trigger": "schedule",
+    "resource_id": "ocid1.volume.oc1." + "x" * 237,
+    "resource_suffix": "x" * 12,
+    "time": "x" * 255,
+}
+# Block Storage keeps a retry token for 24 hours: a longer slot could not stay idempotent.
+MAX_SLOT_SECONDS = 24 * 3600
 
 
 class Settings(BaseModel):
@@ -43,10 +53,16 @@ class Settings(BaseModel):
     targets: tuple[TargetOcid, ...] = ()
     """Volumes and boot volumes a schedule tick with an empty body backs up (comma- or space-separated)."""
 
-    schedule_slot_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
-    """Ticks delivered within one slot of this many seconds make one backup per target."""
+    schedule_slot_seconds: int = Field(3600, ge=60, le=MAX_SLOT_SECONDS)
+    """Ticks delivered within one slot of this many seconds make one backup per target (at most 24 h)."""
 
-    blockstorage_endpoint: str | None = Field(None, pattern=r"^https?://[^\s/]+(?:/[^\s]*)?$")
+    alarm_transitions: tuple[AlarmTransition, ...] = Field(("OK_TO_FIRING",), min_length=1)
+    """Alarm message types that start backups (REPEAT would back up again every repeat interval)."""
+
+    max_targets: int = Field(MAX_SCHEDULE_TARGETS, ge=1, le=MAX_SCHEDULE_TARGETS)
+    """Most volumes one invocation backs up; a trigger naming more is refused whole."""
+
+    blockstorage_endpoint: str | None = Field(None, max_length=2048)
     """Block Storage endpoint override (private endpoints, the local emulator); default: the region's."""
 
     max_concurrency: int = Field(16, ge=1, le=64)
@@ -75,17 +91,45 @@ class Settings(BaseModel):
 
     @field_validator("display_name_template")
     @classmethod
-    def _known_template_fields(cls, template: str) -> str:
+    def _plain_template(cls, template: str) -> str:
+        """Only ``{field}`` substitutions: no format specs or conversions, which can fail or blow up later."""
         try:
-            fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+            parsed = list(string.Formatter().parse(template))
         except ValueError as exc:
             raise ValueError("is not a valid template (unbalanced braces)") from exc
+        fields = set()
+        for _, name, spec, conversion in parsed:
+            if name is None:
+                continue
+            if spec or conversion:
+                raise ValueError("may only use plain fields such as {time}, without format specs or conversions")
+            fields.add(name)
         unknown = fields - DISPLAY_NAME_FIELDS
         if unknown:
             raise ValueError(f"uses unknown field(s) {sorted(unknown)}; known fields are {sorted(DISPLAY_NAME_FIELDS)}")
+        try:
+            template.format(**_SAMPLE_FIELDS)
+        except (ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise ValueError("cannot be rendered") from exc
         return template
 
-    @field_validator("targets", "allowed_kms_key_ids", mode="before")
+    @field_validator("blockstorage_endpoint")
+    @classmethod
+    def _plain_endpoint(cls, endpoint: str | None) -> str | None:
+        if endpoint is None:
+            return None
+        try:
+            url = urlsplit(endpoint)
+            url.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError as exc:
+            raise ValueError("must be an http(s) URL with a valid port") from exc
+        if url.scheme not in ("http", "https") or not url.hostname or any(c.isspace() for c in endpoint):
+            raise ValueError("must be an http(s) URL such as https://iaas.us-ashburn-1.oraclecloud.com")
+        if url.username is not None or url.password is not None or url.query or url.fragment:
+            raise ValueError("must not carry credentials, a query or a fragment")
+        return endpoint
+
+    @field_validator("targets", "allowed_kms_key_ids", "alarm_transitions", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -114,7 +158,7 @@ class Settings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             problems = []
-            for item in describe(exc):
+            for item in describe(exc).items:
                 name = re.split(r"[.\[]", item["field"], maxsplit=1)[0]
                 within = item["field"][len(name) :].lstrip(".")
                 problem = f"{within}: {item['problem']}" if within else item["problem"]

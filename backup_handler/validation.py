@@ -3,14 +3,22 @@
 Callers see ``{"field": "volumeId", "problem": "must be a volume OCID"}`` — the
 field as they spelled it and why it was refused — never pydantic's error types,
 URLs or the offending input echoed back.
+
+The answer stays small whatever the input: at most :data:`MAX_PROBLEMS` problems
+are described (the rest are counted), and a field path is cut to
+:data:`MAX_FIELD_CHARS` characters.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pydantic import ValidationError
+
+MAX_PROBLEMS = 20
+MAX_FIELD_CHARS = 200
 
 _PLAIN = {
     "missing": "is required",
@@ -35,6 +43,27 @@ _PLAIN = {
 }
 
 
+@dataclass(frozen=True)
+class Problems:
+    """The first :data:`MAX_PROBLEMS` problems, and how many there were in all."""
+
+    items: list[dict[str, str]]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.items)
+
+    def summary(self, shown: int = 5) -> str:
+        text = "; ".join(f"{p['field']} {p['problem']}" for p in self.items[:shown])
+        return text + (f" (and {self.total - shown} more)" if self.total > shown else "")
+
+
+def bounded_field(name: str) -> str:
+    """A field name as it may appear in an answer: cut to :data:`MAX_FIELD_CHARS`."""
+    return name if len(name) <= MAX_FIELD_CHARS else name[:MAX_FIELD_CHARS] + "..."
+
+
 def _field_path(loc: Iterable[int | str]) -> str:
     path = ""
     for part in loc:
@@ -44,7 +73,9 @@ def _field_path(loc: Iterable[int | str]) -> str:
             path += '.""' if path else '""'
         else:
             path += f".{part}" if path else str(part)
-    return path or "(body)"
+        if len(path) > MAX_FIELD_CHARS:
+            break
+    return bounded_field(path) or "(body)"
 
 
 def _problem(error_type: str, message: str) -> str:
@@ -57,19 +88,20 @@ def _problem(error_type: str, message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
-def describe(exc: ValidationError, known_fields: Iterable[str] = ()) -> list[dict[str, str]]:
-    """Each validation error as ``{"field", "problem"}``, suggesting a known field for typos."""
+def describe(exc: ValidationError, known_fields: Iterable[str] = ()) -> Problems:
+    """The first validation errors as ``{"field", "problem"}``, suggesting a known field for typos."""
     known = list(known_fields)
     problems: list[dict[str, str]] = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    for error in errors[:MAX_PROBLEMS]:
         field = _field_path(error["loc"])
         problem = _problem(error["type"], error["msg"])
         if error["type"] == "extra_forbidden" and known:
             name = str(error["loc"][-1])
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) or [
+            close = difflib.get_close_matches(name[:MAX_FIELD_CHARS], known, n=1, cutoff=0.6) or [
                 k for k in known if k.lower() == name.lower()
             ]
             if close:
                 problem += f" (did you mean {close[0]!r}?)"
         problems.append({"field": field, "problem": problem})
-    return problems
+    return Problems(problems, len(errors))

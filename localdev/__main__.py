@@ -1,22 +1,32 @@
 """Run the function locally on a payload, against the Block Storage emulator.
 
     python -m localdev events/manual.json
-    python -m localdev events/alarm.json --header x-oci-ns-messageid=msg-1 --env BACKUP_TYPE=FULL
-    python -m localdev events/schedule-empty.json --env BACKUP_TARGETS=ocid1.volume.oc1.iad.abuwcljr...
+    python -m localdev events/alarm.json --notifications --header x-oci-ns-messageid=msg-1
+    python -m localdev events/schedule-empty.json --detached --env BACKUP_TARGETS=ocid1.volume.oc1.iad.abuwcljr...
+    python -m localdev events/manual.json --gateway --raw
 
 It mints resource-principal credentials, starts the emulator (seeded with the
 volumes the samples name), starts ``fdk func.py handler`` on a Unix socket as
-the Fn platform does, sends the file as ``POST /call`` and prints the answer.
+the Fn platform does, invokes it through the platform model and prints what
+``fn invoke`` would print: the invoker's status line, then the body (or the
+platform's error line). ``--raw`` also shows what the container itself answered.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import uuid
 from pathlib import Path
 
+from localdev.fnprocess import FnResponse
+from localdev.platform import FnPlatform, Invocation, fn_invoke_output
+from localdev.redelivery import MESSAGE_ID_HEADER, DeliverySource
 from localdev.stack import LocalStack
+
+_UNSHOWN_HEADERS = ("content-length", "date", "server", "fn-fdk-", "fn-call-id")
 
 
 def _pairs(values: list[str], separator: str = "=") -> dict[str, str]:
@@ -27,34 +37,90 @@ def _pairs(values: list[str], separator: str = "=") -> dict[str, str]:
     return pairs
 
 
+def _status_line(status: int, headers: dict[str, str]) -> str:
+    shown = {name: value for name, value in sorted(headers.items()) if not name.startswith(_UNSHOWN_HEADERS)}
+    return f"HTTP {status} {json.dumps(shown)}"
+
+
+def _show_container(answer: FnResponse | None, label: str = "container") -> None:
+    if answer is None:
+        print(f"  {label}: no answer")
+        return
+    print(f"  {label}: {_status_line(answer.status, answer.headers)}")
+    print(f"  {answer.body.decode(errors='replace')}")
+
+
+def _show(label: str, invocation: Invocation, *, raw: bool, deadline: float) -> None:
+    print(f"{label}{_status_line(invocation.status, invocation.headers)}")
+    output = fn_invoke_output(invocation)
+    if output or invocation.status != 202:
+        print(output)
+    if invocation.invoke_type == "detached":
+        try:
+            _show_container(invocation.wait(deadline + 30), "container answered (after the invoker's 202)")
+        except (TimeoutError, ConnectionError) as error:
+            print(f"  container answered (after the invoker's 202): nothing ({error})")
+    elif raw:
+        if invocation.container is None and invocation.container_error is None:
+            print("  container: no answer by the deadline; waiting for it")
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                invocation.wait(30)
+        _show_container(invocation.container)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localdev", description=__doc__.split("\n\n")[0])
     parser.add_argument("payload", type=Path, help="file whose bytes are the invocation body (e.g. events/alarm.json)")
     parser.add_argument("--header", action="append", default=[], metavar="NAME=VALUE", help="extra request header")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="function configuration")
     parser.add_argument("--deadline", type=float, default=30.0, help="seconds until Fn-Deadline (default 30)")
-    parser.add_argument(
-        "--gateway", action="store_true", help="invoke as the API gateway does (Fn-Intent: httprequest)"
-    )
     parser.add_argument("--times", type=int, default=1, help="deliver the payload this many times (redeliveries)")
     parser.add_argument("--log", action="store_true", help="print the function's log afterwards")
+    parser.add_argument(
+        "--raw", "--container", action="store_true", help="also print what the container answered the platform"
+    )
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--gateway", action="store_true", help="invoke as API Gateway does (Fn-Intent: httprequest)")
+    how.add_argument(
+        "--detached", action="store_true", help="invoke detached, as Resource Scheduler does: 202, then the call runs"
+    )
+    how.add_argument(
+        "--notifications",
+        action="store_true",
+        help="deliver as a Notifications subscription: redelivered on failure, one x-oci-ns-messageid",
+    )
+    how.add_argument("--events", action="store_true", help="deliver as an Events rule: redelivered on failure")
     args = parser.parse_args(argv)
 
     body = args.payload.read_bytes()
     headers = _pairs(args.header)
-    if args.gateway:
-        headers |= {"Fn-Intent": "httprequest", "Fn-Http-Method": "POST", "Fn-Http-Request-Url": "/backup"}
+    if args.notifications and not any(name.lower() == MESSAGE_ID_HEADER for name in headers):
+        headers[MESSAGE_ID_HEADER] = f"localdev-msg-{uuid.uuid4().hex[:12]}"  # one message, however often sent
     with LocalStack(env=_pairs(args.env)) as stack:
         assert stack.function is not None
+        platform = FnPlatform(stack.function)
+        source = DeliverySource(platform, "events" if args.events else "notifications")
         for delivery in range(1, args.times + 1):
-            answer = stack.function.call(body, headers=headers, deadline_seconds=args.deadline)
-            shown = {k: v for k, v in answer.headers.items() if k.startswith(("content-type", "fn-http", "backup-"))}
             label = f"delivery {delivery}: " if args.times > 1 else ""
-            print(f"{label}HTTP {answer.status} {json.dumps(shown)}")
-            try:
-                print(json.dumps(answer.json(), indent=2))
-            except ValueError:
-                print(answer.body.decode(errors="replace"))
+            if args.notifications or args.events:
+                sent = source.deliver(body, headers=headers, deadline_seconds=args.deadline)
+                for attempt, invocation in enumerate(sent.attempts, start=1):
+                    after = f", {sent.delays[attempt - 2]:.2f} s later" if attempt > 1 else ""
+                    message = f", {MESSAGE_ID_HEADER}={sent.message_id}" if sent.message_id else ""
+                    _show(
+                        f"{label}attempt {attempt}{message}{after}: ", invocation, raw=args.raw, deadline=args.deadline
+                    )
+                outcome = "delivered" if sent.delivered else "not delivered, the source gives up"
+                print(f"{label}{outcome} after {len(sent.attempts)} attempt(s)")
+            else:
+                invocation = platform.invoke(
+                    body,
+                    headers=headers,
+                    deadline_seconds=args.deadline,
+                    invoke_type="detached" if args.detached else "sync",
+                    gateway=args.gateway,
+                )
+                _show(label, invocation, raw=args.raw, deadline=args.deadline)
         print(
             f"emulator: {len(stack.emulator.backups())} backup(s), {len(stack.emulator.creates())} create call(s)",
             file=sys.stderr,

@@ -14,6 +14,7 @@ from backup_handler.settings import Settings
 from localdev.credentials import function_environment
 from localdev.emulator import BlockStorageEmulator
 from localdev.fnprocess import FunctionProcess
+from localdev.platform import FnPlatform
 from localdev.samples import seed
 from localdev.stack import LocalStack
 
@@ -55,6 +56,12 @@ def fn(stack: LocalStack, emulator: BlockStorageEmulator) -> FunctionProcess:
 
 
 @pytest.fixture
+def platform(fn: FunctionProcess) -> FnPlatform:
+    """The session's function behind the Fn platform model: what an invoker really sees."""
+    return FnPlatform(fn)
+
+
+@pytest.fixture
 def start_function(
     stack: LocalStack, emulator: BlockStorageEmulator, tmp_path: Path
 ) -> Iterator[Callable[..., FunctionProcess]]:
@@ -69,6 +76,16 @@ def start_function(
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def start_platform(start_function: Callable[..., FunctionProcess]) -> Callable[..., FnPlatform]:
+    """Start another function process with configuration overrides, behind the platform model."""
+
+    def start(**env: str) -> FnPlatform:
+        return FnPlatform(start_function(**env))
+
+    return start
 
 
 @pytest.fixture

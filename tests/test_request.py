@@ -99,23 +99,87 @@ def test_alarm_targets_are_distinct_across_grouped_metadata_and_resourceID_spell
     assert len(request.skipped) == 1
 
 
-def test_alarm_idempotency_key_prefers_the_notification_message_id() -> None:
+def test_alarm_idempotency_key_is_the_dedupe_key_and_timestamp_whatever_the_message_id() -> None:
     alarm = event_json("alarm.json")
 
-    with_header = build(alarm, headers={"x-oci-ns-messageid": "ns-42"})
-    without = build(alarm)
+    # The same message through two subscriptions: two message ids, one key and one body per volume.
+    first = build(alarm, headers={"x-oci-ns-messageid": "ns-42"})
+    second = build(alarm, headers={"x-oci-ns-messageid": "ns-43"})
 
-    assert with_header.idempotency_key == "alarm:ns-42"
-    assert without.idempotency_key == f"alarm:{alarm['dedupeKey']}:{alarm['timestampEpochMillis']}"
+    assert first.idempotency_key == second.idempotency_key
+    assert first.idempotency_key == f"alarm:{alarm['dedupeKey']}:{alarm['timestampEpochMillis']}"
+    target = first.targets[0]
+    template = SETTINGS.display_name_template
+    assert first.api_body(target, template) == second.api_body(target, template)
 
 
-@pytest.mark.parametrize("version", [0.9, 2.0, "one"])
-def test_alarm_versions_outside_1_x_are_refused(version: Any) -> None:
+@pytest.mark.parametrize("version", [0.9, "one", -1])
+def test_alarm_versions_below_1_are_refused(version: Any) -> None:
     raw = event_json("alarm.json")
     raw["version"] = version
 
     with pytest.raises(InvalidRequest):
         build(raw)
+
+
+@pytest.mark.parametrize("version", [2.0, 3.1])
+def test_alarm_format_versions_from_2_on_are_accepted_when_the_fields_are_there(version: float) -> None:
+    raw = event_json("alarm.json")
+    raw["version"] = version
+
+    assert len(build(raw).targets) == 2
+
+
+def test_repeat_alarm_backs_up_nothing_unless_configured() -> None:
+    raw = {**event_json("alarm.json"), "type": "REPEAT"}
+
+    default = build(raw)
+    configured = build(raw, Settings(alarm_transitions=("OK_TO_FIRING", "REPEAT")))
+
+    assert default.targets == () and default.nothing_to_do
+    assert "BACKUP_ALARM_TRANSITIONS=OK_TO_FIRING" in default.nothing_to_do
+    assert len(configured.targets) == 2
+
+
+def test_upper_case_ocids_in_alarm_dimensions_are_backed_up_in_lower_case() -> None:
+    raw = event_json("alarm.json")
+    dimensions = raw["alarmMetaData"][0]["dimensions"]
+    dimensions[0]["resourceId"] = dimensions[0]["resourceId"].upper()
+    dimensions.append({"resourceId": VOLUMES[1].upper()})
+
+    request = build(raw)
+
+    assert [t.resource_id for t in request.targets] == list(VOLUMES[:2])
+
+
+def test_upper_case_ocids_are_accepted_in_manual_and_schedule_bodies() -> None:
+    assert build({"volumeId": VOLUMES[0].upper()}).targets[0].resource_id == VOLUMES[0]
+    tick = build({"source": "schedule", "volumeIds": [BOOT_VOLUMES[0].upper()]})
+    assert tick.targets[0].resource_id == BOOT_VOLUMES[0]
+
+
+def test_alarm_naming_more_volumes_than_the_cap_is_refused_whole() -> None:
+    raw = event_json("alarm.json")
+    volumes = [f"ocid1.volume.oc1.iad.abuwcljrcap{n:040d}" for n in range(11)]
+    raw["alarmMetaData"][0]["dimensions"] = [{"resourceId": v} for v in volumes]
+
+    with pytest.raises(InvalidRequest) as caught:
+        build(raw, Settings(max_targets=10))
+
+    assert "at most 10" in caught.value.message
+    assert len(build(raw, Settings(max_targets=11)).targets) == 11
+
+
+def test_resources_that_are_not_volumes_are_listed_up_to_a_bound_and_counted_beyond() -> None:
+    raw = event_json("alarm.json")
+    others = [{"resourceId": f"ocid1.instance.oc1.iad.i{n}"} for n in range(250)]
+    raw["alarmMetaData"][0]["dimensions"] = [{"resourceId": VOLUMES[0]}, *others]
+
+    request = build(raw)
+
+    assert len(request.skipped) == 101
+    assert request.skipped[-1].resource_id is None
+    assert request.skipped[-1].reason == "and 150 more resources that are not volumes"
 
 
 def test_alarm_accepts_unknown_extra_fields_from_newer_formats() -> None:
@@ -173,10 +237,38 @@ def test_manual_request_with_idempotency_key_gives_the_same_body_at_any_time() -
     assert early.api_body(target, template) == late.api_body(target, template)
 
 
-def test_stamped_tags_win_over_request_tags_of_the_same_name() -> None:
-    request = build({"volumeId": VOLUMES[0], "freeformTags": {"backup-trigger": "forged"}})
+@pytest.mark.parametrize("key", ["backup-trigger", "backup-source"])
+def test_a_request_cannot_set_the_tags_the_function_stamps(key: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        build({"volumeId": VOLUMES[0], "freeformTags": {key: "forged"}})
 
-    assert request.freeform_tags["backup-trigger"] == "manual"
+    assert caught.value.extra["errors"] == [
+        {"field": f"freeformTags.{key}", "problem": "is set by the function and cannot be given"}
+    ]
+
+
+def test_a_request_cannot_override_configured_tags_but_may_repeat_them() -> None:
+    settings = Settings(freeform_tags={"retention": "30d", "cost-center": "storage"})
+
+    with pytest.raises(InvalidRequest) as caught:
+        build({"volumeId": VOLUMES[0], "freeformTags": {"retention": "1d"}}, settings)
+    same = build({"volumeId": VOLUMES[0], "freeformTags": {"retention": "30d", "ticket": "T-1"}}, settings)
+
+    assert caught.value.extra["errors"][0]["field"] == "freeformTags.retention"
+    assert same.freeform_tags["retention"] == "30d" and same.freeform_tags["cost-center"] == "storage"
+    assert same.freeform_tags["ticket"] == "T-1"
+
+
+def test_more_tags_than_a_resource_can_carry_are_refused() -> None:
+    freeform = {f"f{n}": "v" for n in range(40)}
+    defined = {"ops": {f"d{n}": "v" for n in range(23)}}  # 40 + 23 + the 2 stamped tags = 65
+
+    with pytest.raises(InvalidRequest) as caught:
+        build({"volumeId": VOLUMES[0], "freeformTags": freeform, "definedTags": defined})
+    assert "more than 64 tags" in caught.value.message
+
+    defined["ops"].pop("d0")
+    assert len(build({"volumeId": VOLUMES[0], "freeformTags": freeform, "definedTags": defined}).freeform_tags) == 42
 
 
 def test_kms_key_from_the_body_must_be_an_allowed_key() -> None:
@@ -231,3 +323,117 @@ def test_error_messages_do_not_echo_the_input() -> None:
 def test_values_that_are_no_trigger_are_unrecognized(value: Any) -> None:
     with pytest.raises(UnrecognizedEvent):
         build(value)
+
+
+def test_cloudevents_1_0_bodies_are_unrecognized_saying_oci_delivers_0_1() -> None:
+    body = {"specversion": "1.0", "type": "com.oraclecloud.blockvolumes.createvolume.end", "id": "e1", "source": "x"}
+
+    with pytest.raises(UnrecognizedEvent) as caught:
+        build(body)
+
+    assert "CloudEvents 0.1" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "com.oraclecloud.blockvolumes.createvolumebackup.end",
+        "com.oraclecloud.blockvolumes.createbootvolumebackup.end",
+        "com.oraclecloud.blockvolumes.updatevolumebackup",
+        "com.oraclecloud.blockvolumes.deletevolumebackup",
+        "com.oraclecloud.blockvolumes.deletebootvolumebackup.begin",
+        "com.oraclecloud.blockvolumes.changevolumebackupcompartment",
+        "com.oraclecloud.blockvolumes.copyvolumebackup.end",
+        "com.oraclecloud.blockvolumes.createvolumegroupbackup.end",
+        "com.oraclecloud.BlockVolumes.UpdateVolumeBackup.End",
+    ],
+)
+def test_no_event_about_a_backup_ever_starts_a_backup(event_type: str) -> None:
+    raw = event_json("event-backup-end.json")
+    raw["eventType"] = event_type
+
+    request = build(raw)
+
+    assert request.targets == () and request.nothing_to_do
+
+
+def test_an_event_whose_resource_is_a_backup_starts_nothing_whatever_its_type() -> None:
+    raw = event_json("event-backup-end.json")
+    raw["eventType"] = "com.oraclecloud.blockvolumes.updatevolume.end"
+
+    assert build(raw).targets == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timestampEpochMillis", 99999999999999999999),
+        ("timestampEpochMillis", 253402300800000),  # 10000-01-01
+    ],
+)
+def test_alarm_times_out_of_range_are_invalid_requests_naming_the_field(field: str, value: Any) -> None:
+    raw = {**event_json("alarm.json"), field: value}
+
+    with pytest.raises(InvalidRequest) as caught:
+        build(raw)
+
+    assert [p["field"] for p in caught.value.extra["errors"]] == [field]
+
+
+def test_event_time_that_overflows_in_utc_is_an_invalid_request_naming_the_field() -> None:
+    raw = {**event_json("event-createvolume.json"), "eventTime": "9999-12-31T23:00:00-14:00"}
+
+    with pytest.raises(InvalidRequest) as caught:
+        build(raw)
+
+    assert caught.value.extra["errors"] == [{"field": "eventTime", "problem": "is out of range"}]
+
+
+def test_a_million_bad_alarm_dimensions_cost_one_problem() -> None:
+    raw = event_json("alarm.json")
+    raw["alarmMetaData"][0]["dimensions"] = [1] * 520_000
+
+    with pytest.raises(InvalidRequest) as caught:
+        build(raw)
+
+    document = json.dumps(caught.value.to_json())
+    assert caught.value.extra["errors"] == [
+        {"field": "alarmMetaData[0].dimensions", "problem": "has 520000 items; at most 1000 are accepted"}
+    ]
+    assert len(document) < 1000
+
+
+def test_a_manual_body_with_thousands_of_unknown_fields_is_refused_in_a_few_words() -> None:
+    raw = {"volumeId": VOLUMES[0], **{f"k{n}": n for n in range(110_000)}}
+
+    with pytest.raises(InvalidRequest) as caught:
+        build(raw)
+
+    assert len(json.dumps(caught.value.to_json())) < 1000
+
+
+def test_reported_problems_are_capped_and_counted() -> None:
+    raw = {"source": "schedule", "volumeIds": [f"bad-{n}" for n in range(500)]}
+
+    with pytest.raises(InvalidRequest) as caught:
+        build(raw)
+
+    assert len(caught.value.extra["errors"]) == 20
+    assert caught.value.extra["moreErrors"] == 480
+    assert "(and 495 more)" in caught.value.message
+
+
+def test_huge_field_names_are_cut_in_the_answer() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        build({"volumeId": VOLUMES[0], "x" * 500_000: 1})
+
+    assert len(json.dumps(caught.value.to_json())) < 2000
+
+
+def test_tag_maps_with_too_many_entries_cost_one_problem() -> None:
+    raw = {"volumeId": VOLUMES[0], "freeformTags": {f"k{n}": n for n in range(100_000)}}
+
+    with pytest.raises(InvalidRequest) as caught:
+        build(raw)
+
+    assert len(caught.value.extra["errors"]) == 1

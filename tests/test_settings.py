@@ -50,6 +50,22 @@ def test_every_variable_is_read_with_the_backup_prefix() -> None:
         ("BACKUP_DISPLAY_NAME_TEMPLATE", "{trigger"),
         ("BACKUP_BLOCKSTORAGE_ENDPOINT", "iaas.example.com"),
         ("BACKUP_TYPO_IN_NAME", "x"),
+        # Validate-then-fail-later values: each must be refused at load, naming the variable.
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{time:d}"),
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{trigger!x}"),
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{trigger!r}"),
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{time:>300000000}"),
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{time.real}"),
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{time[0]}"),
+        ("BACKUP_DISPLAY_NAME_TEMPLATE", "{}"),
+        ("BACKUP_BLOCKSTORAGE_ENDPOINT", "https://user:secret@iaas.us-ashburn-1.oraclecloud.com"),
+        ("BACKUP_BLOCKSTORAGE_ENDPOINT", "https://iaas.us-ashburn-1.oraclecloud.com:99999"),
+        ("BACKUP_BLOCKSTORAGE_ENDPOINT", "https://iaas.us-ashburn-1.oraclecloud.com:port"),
+        ("BACKUP_BLOCKSTORAGE_ENDPOINT", "ftp://iaas.example.com"),
+        ("BACKUP_BLOCKSTORAGE_ENDPOINT", "https://iaas.example.com/?x=1"),
+        ("BACKUP_SCHEDULE_SLOT_SECONDS", "86401"),
+        ("BACKUP_ALARM_TRANSITIONS", "RESEND"),
+        ("BACKUP_MAX_TARGETS", "1001"),
     ],
 )
 def test_invalid_configuration_names_the_variable(name: str, value: str) -> None:
@@ -58,3 +74,21 @@ def test_invalid_configuration_names_the_variable(name: str, value: str) -> None
 
     assert caught.value.extra["errors"][0]["field"] == name
     assert name in caught.value.message
+
+
+def test_a_valid_template_and_endpoint_pass_unchanged() -> None:
+    settings = Settings.from_env(
+        {
+            "BACKUP_DISPLAY_NAME_TEMPLATE": "nightly-{trigger}-{resource_suffix}-{time}-{resource_id}",
+            "BACKUP_BLOCKSTORAGE_ENDPOINT": "https://iaas.us-ashburn-1.oraclecloud.com:443/",
+        }
+    )
+
+    assert settings.display_name_template == "nightly-{trigger}-{resource_suffix}-{time}-{resource_id}"
+    assert settings.blockstorage_endpoint == "https://iaas.us-ashburn-1.oraclecloud.com:443/"
+
+
+def test_alarm_transitions_default_to_ok_to_firing_and_take_a_list() -> None:
+    assert Settings.from_env({}).alarm_transitions == ("OK_TO_FIRING",)
+    configured = Settings.from_env({"BACKUP_ALARM_TRANSITIONS": "OK_TO_FIRING, REPEAT"})
+    assert configured.alarm_transitions == ("OK_TO_FIRING", "REPEAT")
