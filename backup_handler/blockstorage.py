@@ -28,13 +28,14 @@ trigger is redelivered by Events/Notifications, which is the backoff that matter
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from backup_handler import logs
-from backup_handler.errors import ApiError, CredentialsError, InvalidResponse, NetworkError
+from backup_handler.errors import ApiError, ConfigurationError, CredentialsError, InvalidResponse, NetworkError
 from backup_handler.ocids import TargetKind
 from backup_handler.settings import Settings
 
@@ -49,6 +50,12 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 20.0
 _RETRY_BASE_SLEEP_SECONDS = 0.25
 _RETRY_MAX_SLEEP_SECONDS = 4.0
+# What a created backup's id looks like, per kind; and the most JSON one is allowed to hold.
+_BACKUP_IDS: dict[TargetKind, re.Pattern[str]] = {
+    "volume": re.compile(r"ocid1\.volumebackup\.[a-z0-9.-]{1,240}"),
+    "bootVolume": re.compile(r"ocid1\.bootvolumebackup\.[a-z0-9.-]{1,236}"),
+}
+MAX_BACKUP_JSON_CHARS = 64 * 1024
 # OCI error codes are CamelCase words (NotAuthorizedOrNotFound, TooManyRequests, ...).
 _ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9.]{0,63}$")
 MAX_ERROR_MESSAGE_CHARS = 512
@@ -136,7 +143,14 @@ class OciBlockStorage:
         }
         if self._settings.blockstorage_endpoint:
             kwargs["service_endpoint"] = self._settings.blockstorage_endpoint
-        client = BaseClient("blockstorage", {}, signer, {}, **kwargs)
+        try:
+            client = BaseClient("blockstorage", {}, signer, {}, **kwargs)
+        except Exception as exc:  # no region to derive the endpoint from, an endpoint the SDK refuses
+            logs.emit(logger, logging.ERROR, "client", error=type(exc).__name__)
+            raise ConfigurationError(
+                "the Block Storage client could not be built: the function needs its region "
+                "(OCI_RESOURCE_PRINCIPAL_REGION, set by OCI Functions) or BACKUP_BLOCKSTORAGE_ENDPOINT"
+            ) from None
         # One pooled connection per concurrent backup, so fan-out does not reconnect.
         size = self._settings.max_concurrency
         client.session.mount("https://", OCIHTTPAdapter(pool_connections=1, pool_maxsize=size))
@@ -186,12 +200,26 @@ class OciBlockStorage:
         except (RequestException, OSError) as exc:
             raise NetworkError(_network_problem(exc)) from None
         request_id = _request_id(response.headers.get("opc-request-id"))
+        id_field = "volumeId" if kind == "volume" else "bootVolumeId"
         backup = response.data
-        if not isinstance(backup, dict) or not isinstance(backup.get("id"), str):
+        if not _is_backup_of(backup, kind, body[id_field]):
             raise InvalidResponse(
-                "Block Storage answered success without a backup in its body", opcRequestId=request_id
+                "Block Storage answered success without a backup of the volume in its body", opcRequestId=request_id
             )
         return Created(backup, request_id)
+
+
+def _is_backup_of(backup: Any, kind: TargetKind, volume_id: str) -> bool:
+    """Whether an API answer is a (boot) volume backup of ``volume_id``, small and plain enough to pass on."""
+    if not isinstance(backup, dict):
+        return False
+    backup_id, id_field = backup.get("id"), ("volumeId" if kind == "volume" else "bootVolumeId")
+    if not (isinstance(backup_id, str) and _BACKUP_IDS[kind].fullmatch(backup_id)) or backup.get(id_field) != volume_id:
+        return False
+    try:  # RFC 8259 JSON only (no NaN or Infinity), and a VolumeBackup's size (about 1 KB), not megabytes
+        return len(json.dumps(backup, allow_nan=False)) <= MAX_BACKUP_JSON_CHARS
+    except (ValueError, TypeError):
+        return False
 
 
 def _request_id(value: Any) -> str | None:

@@ -27,18 +27,12 @@ from backup_handler.response import Reply
 
 logger = logging.getLogger(__name__)
 
-GATEWAY_INTENT = "httprequest"
 DETACHED = "detached"
 
 
-def is_gateway(headers: dict[str, str]) -> bool:
-    return headers.get("fn-intent") == GATEWAY_INTENT
-
-
-def container_status(reply: Reply, headers: dict[str, str]) -> int:
-    """The status to hand fdk for ``reply``, given the invocation's (lower-cased) headers."""
-    invoke_type = headers.get("fn-invoke-type", "sync")
-    if is_gateway(headers) or reply.trigger is None:
+def container_status(reply: Reply, *, invoke_type: str, gateway: bool) -> int:
+    """The status to hand fdk for ``reply``."""
+    if gateway or reply.trigger is None:
         return 200
     if reply.trigger == "manual" and invoke_type != DETACHED:
         return 200

@@ -45,8 +45,15 @@ def at_most(limit: int) -> BeforeValidator:
 BackupType = Literal["FULL", "INCREMENTAL"]
 DisplayName = Annotated[str, Field(min_length=1, max_length=255)]
 TagKey = Annotated[str, Field(min_length=1, max_length=100)]
-FreeformTags = Annotated[dict[TagKey, Annotated[str, Field(max_length=256)]], at_most(MAX_TAGS)]
-DefinedTags = Annotated[dict[TagKey, Annotated[dict[TagKey, Any], at_most(MAX_TAGS)]], at_most(MAX_TAGS)]
+TagValue = Annotated[str, Field(max_length=256)]
+FreeformTags = Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS)]
+DefinedTags = Annotated[dict[TagKey, Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS)]], at_most(MAX_TAGS)]
+# Tags the function stamps on every backup; neither an invoker nor the configuration can set them.
+TRIGGER_TAG = "backup-trigger"
+SOURCE_TAG = "backup-source"
+RESERVED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG})
+# BACKUP_FREEFORM_TAGS leaves room for the stamped tags within OCI's limit.
+ConfiguredTags = Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS - len(RESERVED_TAGS))]
 KmsKeyId = Annotated[str, Field(pattern=r"^ocid1\.key\.[a-z0-9.-]+$", max_length=255)]
 
 

@@ -37,7 +37,7 @@ def kind_of(ocid: str) -> TargetKind | None:
         return None
     ocid = normalize(ocid)
     for kind, pattern in _PATTERNS.items():
-        if pattern.match(ocid):
+        if pattern.fullmatch(ocid):
             return kind
     return None
 

@@ -13,6 +13,7 @@ backup was made, when the answer is encoded. Such bodies are refused up front
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -66,13 +67,30 @@ def decode(raw: bytes, *, max_bytes: int, max_depth: int) -> Any:
     except UnicodeDecodeError:
         raise InvalidJson("the request body is not UTF-8 text; send a JSON object") from None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NotJson:
+        raise InvalidJson("the request body holds NaN, Infinity or a number out of range; send plain JSON") from None
     except ValueError as exc:
         position = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise InvalidJson(f"the request body is not valid JSON{position}; send a JSON object") from None
     if _ESCAPED_SURROGATE.search(raw) and has_lone_surrogate(value):
         raise InvalidJson("the request body holds a string with an unpaired UTF-16 surrogate (such as \\ud800)")
     return value
+
+
+class _NotJson(ValueError):
+    """NaN, Infinity or a number too large for a float: Python's parser takes them, JSON does not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _NotJson(text)
+    return number
 
 
 def has_lone_surrogate(value: Any) -> bool:

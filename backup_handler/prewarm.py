@@ -23,8 +23,10 @@ def main() -> None:
         from backup_handler.function import app
 
         app().warm()
-    except Exception:
-        logger.exception("prewarm failed; the first invocation will report the problem")
+    except Exception as exc:
+        from backup_handler import logs
+
+        logs.emit(logger, logging.WARNING, "prewarm", outcome="failed", error=type(exc).__name__)
     serve()
 
 

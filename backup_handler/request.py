@@ -25,6 +25,9 @@ from backup_handler.errors import InvalidRequest, NoTargets, UnrecognizedEvent
 from backup_handler.events import (
     MANUAL_FIELDS,
     MAX_TAGS,
+    RESERVED_TAGS,
+    SOURCE_TAG,
+    TRIGGER_TAG,
     AlarmMessage,
     CloudEvent,
     ManualRequest,
@@ -39,12 +42,8 @@ logger = logging.getLogger(__name__)
 
 Trigger = Literal["manual", "event", "alarm", "schedule"]
 NOTIFICATION_MESSAGE_ID_HEADER = "x-oci-ns-messageid"
-# Tags the function stamps on every backup; an invoker cannot set them.
-TRIGGER_TAG = "backup-trigger"
-SOURCE_TAG = "backup-source"
-RESERVED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG})
-# Resources among an alarm's dimensions that are not volumes are listed in `skipped` up to this many.
-MAX_LISTED_SKIPS = 100
+# Resources among an alarm's dimensions that are not volumes are listed in `skipped` up to this many (then counted).
+MAX_LISTED_SKIPS = 20
 _TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _MANUAL_KEYS = frozenset(name.lower() for name in MANUAL_FIELDS)
 
@@ -249,7 +248,7 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
         "kms_key_id": settings.kms_key_id,
     }
     data = event.data
-    resource_id = data.resource_id if data else None
+    resource_id = bounded_field(data.resource_id) if data and data.resource_id else None
     if is_about_a_backup(event):
         reason = f"{event.event_type} is about a backup; events about backups never start backups"
         return BackupRequest(**common, nothing_to_do=reason, skipped=(Skip(resource_id=resource_id, reason=reason),))
@@ -339,10 +338,12 @@ def _manual_tags(manual: ManualRequest, settings: Settings, source_ref: str) -> 
     """The invoker's freeform tags under the configured ones: configured and stamped tags cannot be overridden."""
     stamped = _stamp(settings, "manual", source_ref)
     requested = manual.freeform_tags or {}
+    # OCI compares tag keys without regard to case: so does this check.
+    configured = {key.lower(): (key, value) for key, value in settings.freeform_tags.items()}
     for key, value in requested.items():
-        if key in RESERVED_TAGS:
+        if key.lower() in RESERVED_TAGS:
             raise _invalid(f"freeformTags.{bounded_field(key)}", "is set by the function and cannot be given")
-        if key in settings.freeform_tags and settings.freeform_tags[key] != value:
+        if key.lower() in configured and configured[key.lower()] != (key, value):
             raise _invalid(
                 f"freeformTags.{bounded_field(key)}",
                 "is set by the function's configuration (BACKUP_FREEFORM_TAGS) and cannot be changed",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backup_handler.backup import Outcome, RunResult
-from backup_handler.errors import BackupError, DeadlineExceeded, Failure
+from backup_handler.errors import BackupError, DeadlineExceeded, Failure, InternalError
 
 RETRY_TOKEN_REGENERATED_HEADER = "Backup-Retry-Token-Regenerated"
 
@@ -35,11 +35,13 @@ class Reply:
     """502 or 504 when a redelivery of the same trigger could succeed; None otherwise."""
 
     def body(self) -> bytes:
-        """The document as UTF-8 JSON; always encodable, whatever strings it holds."""
+        """The document as UTF-8 JSON (RFC 8259: no NaN or Infinity); always encodable."""
         try:
-            return json.dumps(self.document, separators=(",", ":"), ensure_ascii=False).encode()
+            return json.dumps(self.document, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
         except UnicodeEncodeError:  # a lone surrogate from upstream: escape it instead
-            return json.dumps(self.document, separators=(",", ":"), ensure_ascii=True).encode()
+            return json.dumps(self.document, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+        except (ValueError, TypeError):  # nothing should get here: blockstorage checks what the API sent
+            return json.dumps(InternalError("the answer could not be encoded as JSON").to_json()).encode()
 
 
 def _redeliver(failure: Failure) -> int | None:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backup_handler.errors import ConfigurationError
-from backup_handler.events import MAX_SCHEDULE_TARGETS, AlarmTransition, FreeformTags, KmsKeyId
+from backup_handler.events import MAX_SCHEDULE_TARGETS, AlarmTransition, ConfiguredTags, KmsKeyId
 from backup_handler.ocids import TargetOcid
 from backup_handler.validation import describe
 
@@ -47,7 +47,7 @@ class Settings(BaseModel):
     display_name_template: str = Field("{trigger}-{resource_suffix}-{time}", min_length=1, max_length=255)
     """Display name of each backup; fields: {trigger} {resource_id} {resource_suffix} {time}."""
 
-    freeform_tags: FreeformTags = {}
+    freeform_tags: ConfiguredTags = {}
     """Freeform tags (a JSON object) stamped on every backup, besides backup-trigger/backup-source."""
 
     targets: tuple[TargetOcid, ...] = ()
@@ -74,8 +74,8 @@ class Settings(BaseModel):
     deadline_margin_seconds: float = Field(1.0, ge=0.1, le=30)
     """The function answers this long before the invocation's deadline."""
 
-    max_body_bytes: int = Field(1_048_576, ge=1024, le=6 * 1024 * 1024)
-    """Largest request body accepted (OCI Functions' own limit is 6 MB)."""
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=1_048_576)
+    """Largest request body accepted (at most 1 MiB: no trigger needs more, and memory is measured at it)."""
 
     max_json_depth: int = Field(32, ge=4, le=256)
     """Deepest JSON nesting accepted."""

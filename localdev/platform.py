@@ -31,11 +31,13 @@ answer still lands in :attr:`Invocation.container`.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -122,32 +124,23 @@ class _ContainerCall:
         self.error: str | None = None
         self.seconds: float | None = None  # how long the container took to answer
         self.done = threading.Event()
+        call = functools.partial(
+            function.call,
+            body,
+            headers=headers,
+            deadline_seconds=deadline_seconds,
+            content_type=content_type,
+            invoke_type=invoke_type,
+        )
         self._thread = threading.Thread(
-            target=self._run,
-            args=(function, body, headers, deadline_seconds, invoke_type, content_type),
-            name=f"fn-call-{headers.get('Fn-Call-Id', '')}",
-            daemon=True,
+            target=self._run, args=(call,), name=f"fn-call-{headers.get('Fn-Call-Id', '')}", daemon=True
         )
         self._thread.start()
 
-    def _run(
-        self,
-        function: FunctionProcess,
-        body: bytes | str | dict[str, Any] | None,
-        headers: dict[str, str],
-        deadline_seconds: float,
-        invoke_type: InvokeType,
-        content_type: str,
-    ) -> None:
+    def _run(self, call: Callable[[], FnResponse]) -> None:
         started = time.monotonic()
         try:
-            self.answer = function.call(
-                body,
-                headers=headers,
-                deadline_seconds=deadline_seconds,
-                content_type=content_type,
-                invoke_type=invoke_type,
-            )
+            self.answer = call()
         except (OSError, http.client.HTTPException) as error:
             self.error = f"{type(error).__name__}: {error}"
         finally:

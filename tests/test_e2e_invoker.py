@@ -110,6 +110,15 @@ def test_the_gateway_caller_gets_the_precise_status_and_the_body_even_for_5xx(
     assert answer.wait().status == 200  # the container answered 200, or the platform would drop the body
 
 
+def test_a_gateway_caller_cannot_turn_gateway_handling_off_with_its_own_fn_intent_header(
+    platform: FnPlatform, emulator: BlockStorageEmulator
+) -> None:
+    for spoof in ("nope", "cloudevent", ""):
+        answer = platform.invoke({"volumeId": MISSING}, gateway=True, headers={"Fn-Intent": spoof})
+        assert answer.status == 404, spoof
+        assert answer.json()["code"] == "NotAuthorizedOrNotFound"
+
+
 def test_a_configuration_error_reaches_a_manual_invoker_and_makes_a_source_redeliver(
     start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
 ) -> None:
@@ -282,19 +291,52 @@ def test_api_errors_pass_through_only_as_well_formed_bounded_oci_errors(
     assert len(error["message"]) <= 520
 
 
-@pytest.mark.parametrize("body", [b"[1, 2]", b"null", b"not json", b'{"lifecycleState": "CREATING"}'])
+def _backup_body(**fields: object) -> bytes:
+    return json.dumps({"id": "ocid1.volumebackup.oc1.iad.answered", "volumeId": VOLUMES[0], **fields}).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1, 2]",
+        b"null",
+        b"not json",
+        b'{"lifecycleState": "CREATING"}',
+        _backup_body(id=""),
+        _backup_body(id="ocid1.volume.oc1.iad.notabackup"),
+        _backup_body(id="ocid1.volumebackup.oc1.iad." + "a" * 2_000_000),
+        _backup_body(volumeId=VOLUMES[2]),
+        _backup_body(junk="a" * 3_000_000),
+        _backup_body().replace(b'"id"', b'"sizeInGBs": Infinity, "id"'),
+    ],
+    ids=[
+        "array",
+        "null",
+        "text",
+        "no id",
+        "empty id",
+        "not a backup id",
+        "huge id",
+        "another volume",
+        "3 MB",
+        "Infinity",
+    ],
+)
 def test_a_success_without_a_backup_is_a_per_target_error_and_the_other_backups_are_reported(
     platform: FnPlatform, emulator: BlockStorageEmulator, body: bytes
 ) -> None:
-    emulator.inject(Fault("create", status=200, body=body))
+    emulator.inject(Fault("createVolumeBackup", status=200, body=body))
+    alarm = event_json("alarm.json")  # VOLUMES[0] and VOLUMES[1]: one answer is faulty, whichever comes first
 
-    answer = platform.invoke(event_bytes("alarm.json"), deadline_seconds=10).wait()
+    answer = platform.invoke(alarm, deadline_seconds=10).wait()
 
     summary = answer.json()
     assert answer.status == 502  # a redelivery can still make that backup
-    assert len(summary["backups"]) == 1
+    assert len(answer.body) < 8000
+    [backup] = summary["backups"]
     [error] = summary["errors"]
-    assert error["code"] == "InvalidResponse" and error["resourceId"] in VOLUMES[:2]
+    assert error["code"] == "InvalidResponse"
+    assert sorted([backup["volumeId"], error["resourceId"]]) == sorted(VOLUMES[:2])  # each target exactly once
 
 
 def test_no_input_can_forge_or_split_a_log_line(platform: FnPlatform, emulator: BlockStorageEmulator) -> None:

@@ -39,3 +39,9 @@ def test_non_json_is_invalid_json(raw: bytes) -> None:
 
 def test_utf8_bom_is_tolerated() -> None:
     assert decode(b'\xef\xbb\xbf{"a": 1}', max_bytes=1024, max_depth=8) == {"a": 1}
+
+
+@pytest.mark.parametrize("raw", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}', b'{"a": 1e400}', b"[1e999]"])
+def test_nan_infinity_and_out_of_range_numbers_are_not_json(raw: bytes) -> None:
+    with pytest.raises(InvalidJson):
+        decode(raw, max_bytes=1000, max_depth=8)

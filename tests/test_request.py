@@ -177,9 +177,9 @@ def test_resources_that_are_not_volumes_are_listed_up_to_a_bound_and_counted_bey
 
     request = build(raw)
 
-    assert len(request.skipped) == 101
+    assert len(request.skipped) == 21
     assert request.skipped[-1].resource_id is None
-    assert request.skipped[-1].reason == "and 150 more resources that are not volumes"
+    assert request.skipped[-1].reason == "and 230 more resources that are not volumes"
 
 
 def test_alarm_accepts_unknown_extra_fields_from_newer_formats() -> None:
@@ -237,8 +237,8 @@ def test_manual_request_with_idempotency_key_gives_the_same_body_at_any_time() -
     assert early.api_body(target, template) == late.api_body(target, template)
 
 
-@pytest.mark.parametrize("key", ["backup-trigger", "backup-source"])
-def test_a_request_cannot_set_the_tags_the_function_stamps(key: str) -> None:
+@pytest.mark.parametrize("key", ["backup-trigger", "backup-source", "Backup-Trigger", "BACKUP-SOURCE"])
+def test_a_request_cannot_set_the_tags_the_function_stamps_in_any_case(key: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         build({"volumeId": VOLUMES[0], "freeformTags": {key: "forged"}})
 
@@ -255,6 +255,8 @@ def test_a_request_cannot_override_configured_tags_but_may_repeat_them() -> None
     same = build({"volumeId": VOLUMES[0], "freeformTags": {"retention": "30d", "ticket": "T-1"}}, settings)
 
     assert caught.value.extra["errors"][0]["field"] == "freeformTags.retention"
+    with pytest.raises(InvalidRequest):
+        build({"volumeId": VOLUMES[0], "freeformTags": {"Retention": "30d"}}, settings)
     assert same.freeform_tags["retention"] == "30d" and same.freeform_tags["cost-center"] == "storage"
     assert same.freeform_tags["ticket"] == "T-1"
 
@@ -437,3 +439,27 @@ def test_tag_maps_with_too_many_entries_cost_one_problem() -> None:
         build(raw)
 
     assert len(caught.value.extra["errors"]) == 1
+
+
+@pytest.mark.parametrize("ocid", [VOLUMES[0] + "\n", VOLUMES[0] + " ", " " + VOLUMES[0]])
+def test_an_ocid_with_a_trailing_newline_or_space_is_not_a_volume(ocid: str) -> None:
+    with pytest.raises(InvalidRequest):
+        build({"source": "schedule", "volumeIds": [VOLUMES[0], ocid]})
+
+
+@pytest.mark.parametrize("value", [1, 1.5, True, None, {"nested": "x"}, ["x"], "v" * 257])
+def test_defined_tag_values_are_short_strings(value: Any) -> None:
+    with pytest.raises(InvalidRequest):
+        build({"volumeId": VOLUMES[0], "definedTags": {"ops": {"owner": value}}})
+
+
+def test_a_huge_resource_id_is_cut_in_the_answer() -> None:
+    raw = event_json("event-createvolume.json")
+    raw["data"]["resourceId"] = "x" * 900_000
+
+    with pytest.raises(NoTargets) as caught:
+        build(raw)
+    raw["eventType"] = "com.oraclecloud.blockvolumes.createvolumebackup.end"
+
+    assert len(json.dumps(caught.value.to_json())) < 2000
+    assert len(build(raw).skipped[0].resource_id or "") < 300

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from backup_handler.errors import ConfigurationError
@@ -66,6 +68,8 @@ def test_every_variable_is_read_with_the_backup_prefix() -> None:
         ("BACKUP_SCHEDULE_SLOT_SECONDS", "86401"),
         ("BACKUP_ALARM_TRANSITIONS", "RESEND"),
         ("BACKUP_MAX_TARGETS", "1001"),
+        ("BACKUP_MAX_BODY_BYTES", "6291456"),
+        ("BACKUP_FREEFORM_TAGS", json.dumps({f"k{n}": "v" for n in range(63)})),  # + 2 stamped > 64
     ],
 )
 def test_invalid_configuration_names_the_variable(name: str, value: str) -> None:
