@@ -140,7 +140,7 @@ def test_routing_table_maps_method_and_path_to_the_operation(
 def test_an_unrouted_path_is_recorded_as_unknown_and_answered_404(emulator: BlockStorageEmulator, signer: Any) -> None:
     from oci._vendor import requests
 
-    answer = requests.get(emulator.endpoint + "/20160918/volumeGroups", auth=signer, timeout=10)
+    answer = requests.get(emulator.endpoint + "/20160918/volumeAttachments", auth=signer, timeout=10)
 
     assert answer.status_code == 404
     assert answer.json()["code"] == "NotAuthorizedOrNotFound"

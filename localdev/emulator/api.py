@@ -9,7 +9,7 @@ emulator's lock, so a handler needs no locking of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -73,6 +73,33 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ErrorResponse(400, "InvalidParameter", "Body must be an object")
     return document
+
+
+def query_value(request: Request, name: str, *, required: bool = False) -> str | None:
+    """A query parameter's value (an empty one counts as missing): 400 ``MissingParameter`` if required."""
+    values = request.query.get(name)
+    if not values or not values[0]:
+        if required:
+            raise ErrorResponse(400, "MissingParameter", f"Missing required parameter: {name}")
+        return None
+    return values[0]
+
+
+def query_choice(request: Request, name: str, allowed: Collection[str]) -> str | None:
+    """An optional enumerated query parameter (compared case-insensitively, returned upper-case)."""
+    value = query_value(request, name)
+    if value is None:
+        return None
+    if value.upper() not in allowed:
+        raise ErrorResponse(400, "InvalidParameter", f"{name} must be one of {', '.join(sorted(allowed))}")
+    return value.upper()
+
+
+def not_found(resource_id: str) -> ErrorResponse:
+    """The API's 404 for a resource that does not exist or the caller may not see."""
+    return ErrorResponse(
+        404, "NotAuthorizedOrNotFound", f"Authorization failed or requested resource not found: {resource_id}"
+    )
 
 
 class Service(Protocol):

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object, now
+from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object, not_found, now
 from localdev.emulator.pagination import page
 
 Kind = Literal["volume", "bootVolume"]
@@ -26,7 +26,9 @@ _OPTIONAL_FIELDS = frozenset({"type", "displayName", "freeformTags", "definedTag
 
 
 @dataclass
-class _TokenRecord:
+class TokenRecord:
+    """What an ``opc-retry-token`` was first used for: the body's digest, the answer, the backup made."""
+
     body_digest: str
     response: dict[str, Any]
     backup_id: str
@@ -38,7 +40,7 @@ class BackupStore:
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: dict[str, float] = field(default_factory=dict)  # monotonic
-    tokens: dict[str, _TokenRecord] = field(default_factory=dict)
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)
     latest: dict[str, str] = field(default_factory=dict)  # volume → its newest backup
 
     def view(self, backup_id: str, in_progress_seconds: float) -> dict[str, Any]:
@@ -130,19 +132,27 @@ def _create(service: Service, kind: Kind, body: dict[str, Any], token: str | Non
         return Response(200, record.response)
     volume = service.state.volumes.find(volume_id, boot=kind == "bootVolume")
     if volume is None:
-        raise ErrorResponse(
-            404, "NotAuthorizedOrNotFound", f"Authorization failed or requested resource not found: {volume_id}"
-        )
+        raise not_found(volume_id)
     if store.in_progress(volume_id, service.in_progress_seconds):
         raise ErrorResponse(409, "Conflict", f"A backup of volume {volume_id} is already in progress")
-    backup = _new_backup(kind, body, volume, service.extra_backup_fields)
-    backup_id = backup["id"]
-    store.records[backup_id] = backup
-    store.created_at[backup_id] = time.monotonic()
-    store.latest[volume_id] = backup_id
+    backup = add_backup(service, body, volume)
     if token is not None:
-        store.tokens[token] = _TokenRecord(digest, backup, backup_id)
+        store.tokens[token] = TokenRecord(digest, backup, backup["id"])
     return Response(200, backup)
+
+
+def add_backup(
+    service: Service, body: dict[str, Any], volume: dict[str, Any], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Start a backup of ``volume`` (either kind) as ``body`` asks, with ``extra`` fields; it is in progress."""
+    kind: Kind = "bootVolume" if volume["boot"] else "volume"
+    backup = _new_backup(kind, body, volume, service.extra_backup_fields)
+    backup.update(extra or {})
+    store = service.state.backups
+    store.records[backup["id"]] = backup
+    store.created_at[backup["id"]] = time.monotonic()
+    store.latest[volume["id"]] = backup["id"]
+    return backup
 
 
 def _new_backup(

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from localdev.emulator import backups, volumes
+from localdev.emulator import backups, compartments, groups, volumes
 from localdev.emulator.api import API, ErrorResponse, Handler, Request, Response, Service
 
 _PARAMETER = re.compile(r"\{(\w+)\}")
@@ -40,7 +40,22 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{API}/bootVolumeBackups", "listBootVolumeBackups", backups.list_boot_volume_backups),
     Route("GET", f"{API}/bootVolumeBackups/{{backupId}}", "getBootVolumeBackup", backups.get_backup),
     Route("GET", f"{API}/volumes", "listVolumes", volumes.list_volumes),
+    Route("GET", f"{API}/volumes/{{volumeId}}", "getVolume", volumes.get_volume),
     Route("GET", f"{API}/bootVolumes", "listBootVolumes", volumes.list_boot_volumes),
+    Route("GET", f"{API}/bootVolumes/{{bootVolumeId}}", "getBootVolume", volumes.get_boot_volume),
+    Route("GET", f"{API}/volumeGroups", "listVolumeGroups", groups.list_volume_groups),
+    Route("GET", f"{API}/volumeGroups/{{volumeGroupId}}", "getVolumeGroup", groups.get_volume_group),
+    Route("POST", f"{API}/volumeGroupBackups", "createVolumeGroupBackup", groups.create_volume_group_backup),
+    Route("GET", f"{API}/volumeGroupBackups", "listVolumeGroupBackups", groups.list_volume_group_backups),
+    Route(
+        "GET",
+        f"{API}/volumeGroupBackups/{{volumeGroupBackupId}}",
+        "getVolumeGroupBackup",
+        groups.get_volume_group_backup,
+    ),
+    # Identity, on the same base path
+    Route("GET", f"{API}/compartments", "listCompartments", compartments.list_compartments),
+    Route("GET", f"{API}/compartments/{{compartmentId}}", "getCompartment", compartments.get_compartment),
 )
 
 METHODS = frozenset(route.method for route in ROUTES)

@@ -42,14 +42,14 @@ class _Answer:
 
 
 def _target_of(body: bytes) -> str | None:
-    """The volume a create request names, for the call log (None when unreadable)."""
+    """The volume (or volume group) a create request names, for the call log (None when unreadable)."""
     try:
         document = json.loads(body or b"{}")
     except ValueError:
         return None
     if not isinstance(document, dict):
         return None
-    target = document.get("volumeId", document.get("bootVolumeId"))
+    target = document.get("volumeId", document.get("bootVolumeId", document.get("volumeGroupId")))
     return target if isinstance(target, str) else None
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from localdev.credentials import Identity
+from localdev.credentials import COMPARTMENT, Identity
 from localdev.emulator import signing
 from localdev.emulator.api import Call, ErrorResponse, Request, Response, is_create
 from localdev.emulator.faults import Fault, FaultQueue
@@ -15,6 +15,7 @@ from localdev.emulator.routes import Route
 from localdev.emulator.server import make_server
 from localdev.emulator.state import State
 from localdev.emulator.throttle import Throttle
+from localdev.emulator.volumes import AD
 
 
 class BlockStorageEmulator:
@@ -95,9 +96,66 @@ class BlockStorageEmulator:
             self.rejected_signatures = 0
             self._default_settings()
 
-    def add_volume(self, volume_id: str, *, boot: bool = False, display_name: str | None = None) -> None:
+    def add_volume(
+        self,
+        volume_id: str,
+        *,
+        boot: bool = False,
+        display_name: str | None = None,
+        compartment_id: str = COMPARTMENT,
+        availability_domain: str = AD,
+        freeform_tags: Mapping[str, str] | None = None,
+        defined_tags: Mapping[str, Mapping[str, Any]] | None = None,
+        lifecycle_state: str = "AVAILABLE",
+        volume_group_id: str | None = None,
+        size_in_gbs: int | None = None,
+        time_created: str | None = None,
+    ) -> None:
+        """Add a volume (a boot volume, with ``boot``); ``volume_group_id`` only labels it (see add_volume_group)."""
         with self._lock:
-            self.state.volumes.add(volume_id, boot=boot, display_name=display_name)
+            self.state.volumes.add(
+                volume_id,
+                boot=boot,
+                display_name=display_name,
+                compartment_id=compartment_id,
+                availability_domain=availability_domain,
+                freeform_tags=freeform_tags,
+                defined_tags=defined_tags,
+                lifecycle_state=lifecycle_state,
+                volume_group_id=volume_group_id,
+                size_in_gbs=size_in_gbs,
+                time_created=time_created,
+            )
+
+    def add_volume_group(
+        self,
+        group_id: str,
+        compartment_id: str,
+        availability_domain: str,
+        volume_ids: Sequence[str],
+        freeform_tags: Mapping[str, str] | None = None,
+        defined_tags: Mapping[str, Mapping[str, Any]] | None = None,
+        display_name: str | None = None,
+    ) -> None:
+        """Group volumes already added (either kind); each member's ``volumeGroupId`` becomes ``group_id``."""
+        with self._lock:
+            self.state.groups.add(
+                self.state.volumes,
+                group_id,
+                compartment_id,
+                availability_domain,
+                volume_ids,
+                freeform_tags=freeform_tags,
+                defined_tags=defined_tags,
+                display_name=display_name,
+            )
+
+    def add_compartment(
+        self, compartment_id: str, parent_id: str, name: str, *, lifecycle_state: str = "ACTIVE"
+    ) -> None:
+        """Add a compartment below the tenancy or a compartment already added."""
+        with self._lock:
+            self.state.compartments.add(compartment_id, parent_id, name, lifecycle_state=lifecycle_state)
 
     def inject(self, *faults: Fault) -> None:
         """Queue faults; each is consumed by the next request it matches, in order."""
@@ -122,6 +180,11 @@ class BlockStorageEmulator:
         with self._lock:
             store = self.state.backups
             return [store.view(backup_id, self.in_progress_seconds) for backup_id in store.records]
+
+    def volume_group_backups(self) -> list[dict[str, Any]]:
+        with self._lock:
+            store = self.state.groups
+            return [store.view(backup_id, self.in_progress_seconds) for backup_id in store.backups]
 
     def creates(self) -> list[Call]:
         with self._lock:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from localdev.emulator.backups import BackupStore
+from localdev.emulator.compartments import CompartmentStore
+from localdev.emulator.groups import GroupStore
 from localdev.emulator.volumes import VolumeStore
 
 
@@ -14,3 +16,5 @@ class State:
 
     volumes: VolumeStore = field(default_factory=VolumeStore)
     backups: BackupStore = field(default_factory=BackupStore)
+    groups: GroupStore = field(default_factory=GroupStore)  # volume groups and their backups
+    compartments: CompartmentStore = field(default_factory=CompartmentStore)

@@ -1,0 +1,247 @@
+"""Volume groups and volume group backups: Get and List groups; Create, Get and List group backups.
+
+A group backup starts one backup per member (a volume backup, or a boot volume backup for a
+boot volume member), each carrying the group backup's OCID in ``volumeGroupBackupId``; the
+group backup lists them in ``volumeBackupIds``. Like the service, a create 404s an unknown
+group, refuses (409 ``Conflict``) while a backup of the group or of any member is in progress,
+and keeps ``opc-retry-token`` semantics as volume backups do. While a member's backup is in
+progress, a separate backup of that volume is refused too (see :mod:`.backups`). A group
+backup is ``CREATING`` for the service's ``in_progress_seconds``, then ``AVAILABLE``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from localdev.emulator.api import (
+    ErrorResponse,
+    Request,
+    Response,
+    Service,
+    json_object,
+    not_found,
+    now,
+    query_choice,
+    query_value,
+)
+from localdev.emulator.backups import TokenRecord, add_backup
+from localdev.emulator.pagination import page
+from localdev.emulator.volumes import VolumeStore
+
+GROUP_STATES = frozenset({"PROVISIONING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
+_CREATE_FIELDS = frozenset(
+    {
+        "volumeGroupId",
+        "compartmentId",
+        "type",
+        "displayName",
+        "freeformTags",
+        "definedTags",
+        "retentionPeriod",
+        "isPreventDeletionEnabled",
+        "isRetentionLockEnabled",
+        "isIndefiniteRetentionEnabled",
+    }
+)
+
+
+@dataclass
+class GroupStore:
+    """Volume groups and their backups, by OCID, with what retry tokens and in-progress checks need."""
+
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created_at: dict[str, float] = field(default_factory=dict)  # monotonic, per group backup
+    latest: dict[str, str] = field(default_factory=dict)  # group → its newest backup
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)
+
+    def add(
+        self,
+        volumes: VolumeStore,
+        group_id: str,
+        compartment_id: str,
+        availability_domain: str,
+        volume_ids: Sequence[str],
+        *,
+        freeform_tags: Mapping[str, str] | None = None,
+        defined_tags: Mapping[str, Mapping[str, Any]] | None = None,
+        display_name: str | None = None,
+        time_created: str | None = None,
+    ) -> None:
+        """Add a group of existing volumes (either kind), and mark each member with the group."""
+        missing = [volume_id for volume_id in volume_ids if volume_id not in volumes.records]
+        if missing:
+            raise ValueError(f"no such volume(s): {', '.join(missing)}")
+        members = [volumes.records[volume_id] for volume_id in volume_ids]
+        for member in members:
+            member["volumeGroupId"] = group_id
+        size_gbs = sum(int(member["sizeInGBs"]) for member in members)
+        self.groups[group_id] = {
+            "id": group_id,
+            "compartmentId": compartment_id,
+            "availabilityDomain": availability_domain,
+            "displayName": display_name or group_id.rsplit(".", 1)[-1][:16],
+            "lifecycleState": "AVAILABLE",
+            "volumeIds": list(volume_ids),
+            "sizeInGBs": size_gbs,
+            "sizeInMBs": size_gbs * 1024,
+            "freeformTags": dict(freeform_tags or {}),
+            "definedTags": {namespace: dict(tags) for namespace, tags in (defined_tags or {}).items()},
+            "sourceDetails": None,
+            "isHydrated": True,
+            "volumeGroupReplicas": None,
+            "timeCreated": time_created or now(),
+        }
+
+    def view(self, backup_id: str, in_progress_seconds: float) -> dict[str, Any]:
+        """The group backup as the API shows it now (``AVAILABLE`` once no longer in progress)."""
+        backup = dict(self.backups[backup_id])
+        if time.monotonic() - self.created_at[backup_id] >= in_progress_seconds:
+            backup["lifecycleState"] = "AVAILABLE"
+        return backup
+
+    def in_progress(self, group_id: str, in_progress_seconds: float) -> bool:
+        backup_id = self.latest.get(group_id)
+        return backup_id is not None and time.monotonic() - self.created_at[backup_id] < in_progress_seconds
+
+
+def get_volume_group(service: Service, request: Request) -> Response:
+    group_id = request.params["volumeGroupId"]
+    group = service.state.groups.groups.get(group_id)
+    if group is None:
+        raise not_found(group_id)
+    return Response(200, dict(group))
+
+
+def list_volume_groups(service: Service, request: Request) -> Response:
+    wanted = {
+        "compartmentId": query_value(request, "compartmentId", required=True),
+        "availabilityDomain": query_value(request, "availabilityDomain"),
+        "displayName": query_value(request, "displayName"),
+        "lifecycleState": query_choice(request, "lifecycleState", GROUP_STATES),
+    }
+    filters = [(name, value) for name, value in wanted.items() if value is not None]
+    items = [
+        dict(group)
+        for group in service.state.groups.groups.values()
+        if all(group[name] == value for name, value in filters)
+    ]
+    return page(items, request.query, service.page_size)
+
+
+def get_volume_group_backup(service: Service, request: Request) -> Response:
+    backup_id = request.params["volumeGroupBackupId"]
+    if backup_id not in service.state.groups.backups:
+        raise not_found(backup_id)
+    return Response(200, service.state.groups.view(backup_id, service.in_progress_seconds))
+
+
+def list_volume_group_backups(service: Service, request: Request) -> Response:
+    wanted = {
+        "compartmentId": query_value(request, "compartmentId", required=True),
+        "volumeGroupId": query_value(request, "volumeGroupId"),
+        "displayName": query_value(request, "displayName"),
+    }
+    filters = [(name, value) for name, value in wanted.items() if value is not None]
+    store = service.state.groups
+    items = [
+        store.view(backup_id, service.in_progress_seconds)
+        for backup_id, backup in store.backups.items()
+        if all(backup[name] == value for name, value in filters)
+    ]
+    return page(items, request.query, service.page_size)
+
+
+def create_volume_group_backup(service: Service, request: Request) -> Response:
+    """CreateVolumeGroupBackup."""
+    body = json_object(request.body)
+    group_id = _validate(body, request.retry_token)
+    store = service.state.groups
+    token = request.retry_token
+    digest = hashlib.sha256(json.dumps(["volumeGroup", body], sort_keys=True).encode()).hexdigest()
+    if token is not None and token in store.tokens:
+        record = store.tokens[token]
+        if record.backup_id not in store.backups:
+            raise ErrorResponse(409, "InvalidatedRetryToken", "The retry token was invalidated by a later operation")
+        if record.body_digest != digest:
+            raise ErrorResponse(409, "Conflict", "The retry token was already used for a different request")
+        return Response(200, record.response)
+    group = store.groups.get(group_id)
+    if group is None:
+        raise not_found(group_id)
+    seconds = service.in_progress_seconds
+    if store.in_progress(group_id, seconds):
+        raise ErrorResponse(409, "Conflict", f"A backup of volume group {group_id} is already in progress")
+    members = [service.state.volumes.records[volume_id] for volume_id in group["volumeIds"]]
+    busy = [member["id"] for member in members if service.state.backups.in_progress(member["id"], seconds)]
+    if busy:
+        raise ErrorResponse(409, "Conflict", f"A backup of volume {busy[0]} is already in progress")
+    backup = _new_group_backup(body, group)
+    member_body: dict[str, Any] = {name: body[name] for name in ("type", "freeformTags", "definedTags") if name in body}
+    for member in members:
+        member_backup = add_backup(
+            service,
+            {**member_body, "displayName": f"{backup['displayName']}-{member['displayName']}"[:255]},
+            member,
+            {"compartmentId": backup["compartmentId"], "volumeGroupBackupId": backup["id"]},
+        )
+        backup["volumeBackupIds"].append(member_backup["id"])
+    store.backups[backup["id"]] = backup
+    store.created_at[backup["id"]] = time.monotonic()
+    store.latest[group_id] = backup["id"]
+    if token is not None:
+        store.tokens[token] = TokenRecord(digest, backup, backup["id"])
+    return Response(200, backup)
+
+
+def _validate(body: dict[str, Any], token: str | None) -> str:
+    """The group a create names; raises 400 ``InvalidParameter`` for what the API refuses."""
+    unknown = set(body) - _CREATE_FIELDS
+    if unknown:
+        raise ErrorResponse(400, "InvalidParameter", f"Unknown field(s): {', '.join(sorted(unknown))}")
+    group_id = body.get("volumeGroupId")
+    if not isinstance(group_id, str):
+        raise ErrorResponse(400, "InvalidParameter", "volumeGroupId is required")
+    if body.get("type", "INCREMENTAL") not in ("FULL", "INCREMENTAL"):
+        raise ErrorResponse(400, "InvalidParameter", "type must be FULL or INCREMENTAL")
+    name = body.get("displayName")
+    if name is not None and not (isinstance(name, str) and 1 <= len(name) <= 255):
+        raise ErrorResponse(400, "InvalidParameter", "displayName must be 1 to 255 characters")
+    if token is not None and not 1 <= len(token) <= 64:
+        raise ErrorResponse(400, "InvalidParameter", "opc-retry-token must be 1 to 64 characters")
+    return group_id
+
+
+def _new_group_backup(body: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
+    created = now()
+    return {
+        "id": f"ocid1.volumegroupbackup.oc1.iad.{uuid.uuid4().hex}{uuid.uuid4().hex[:20]}",
+        "compartmentId": body.get("compartmentId") or group["compartmentId"],
+        "volumeGroupId": group["id"],
+        "displayName": body.get("displayName") or f"{group['displayName']}-backup",
+        "type": body.get("type", "INCREMENTAL"),
+        "sourceType": "MANUAL",
+        "lifecycleState": "CREATING",
+        "volumeBackupIds": [],
+        "sourceVolumeGroupBackupId": None,
+        "freeformTags": body.get("freeformTags") or {},
+        "definedTags": body.get("definedTags") or {},
+        "expirationTime": None,
+        "sizeInGBs": None,
+        "sizeInMBs": None,
+        "uniqueSizeInGbs": None,
+        "uniqueSizeInMbs": None,
+        "retentionPeriod": body.get("retentionPeriod"),
+        "isPreventDeletionEnabled": body.get("isPreventDeletionEnabled"),
+        "isRetentionLockEnabled": body.get("isRetentionLockEnabled"),
+        "isIndefiniteRetentionEnabled": body.get("isIndefiniteRetentionEnabled"),
+        "timeRetentionExpiresAt": None,
+        "timeCreated": created,
+        "timeRequestReceived": created,
+    }
