@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from backup_handler import logs
+from backup_handler.api import OciApi
 from backup_handler.backup import BackupRunner, RunResult
 from backup_handler.blockstorage import BlockStorage, OciBlockStorage
-from backup_handler.errors import BackupError, ConfigurationError, InternalError
+from backup_handler.errors import BackupError, ConfigurationError, InternalError, NoTargets
 from backup_handler.payload import decode
-from backup_handler.request import Trigger, build_request, recognise
-from backup_handler.response import Reply, error_reply, result_reply
+from backup_handler.request import BackupRequest, Shape, build_request, recognise
+from backup_handler.response import Reply, error_reply, plan_reply, result_reply
 from backup_handler.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ PACKAGE_LOGGER = "backup_handler"
 QUIET_LOGGERS = ("urllib3", "oci", "circuitbreaker")
 # The longest an invocation can run on OCI Functions (detached); later deadlines are clamped to it.
 MAX_INVOCATION_SECONDS = 3600.0
+# The function's own OCID, set by the platform (fdk reads it too: ctx.FnID()); batches invoke it.
+FUNCTION_ID_VARIABLE = "FN_FN_ID"
 
 
 def configure_logging(level: str) -> None:
@@ -48,6 +51,7 @@ class App:
         self._config_error: ConfigurationError | None = None
         self._blockstorage = blockstorage
         self._runner: BackupRunner | None = None
+        self._api: OciApi | None = None
 
     def settings(self) -> Settings:
         if self._settings is None:
@@ -66,7 +70,7 @@ class App:
         if self._runner is None:
             settings = self.settings()
             if self._blockstorage is None:
-                self._blockstorage = OciBlockStorage(settings)
+                self._blockstorage = OciBlockStorage(settings, api=self.api(), retry_throttling=False)
             self._runner = BackupRunner(settings, self._blockstorage)
         return self._runner
 
@@ -78,7 +82,7 @@ class App:
 
     def handle(self, body: bytes, headers: Mapping[str, str], deadline: float) -> Reply:
         """Answer one invocation; ``deadline`` is a ``time.monotonic()`` value. Never raises."""
-        trigger: Trigger | None = None
+        trigger: Shape | None = None
         try:
             value = self._decode(body)
             trigger = recognise(value)
@@ -87,7 +91,9 @@ class App:
             if request.nothing_to_do is not None:
                 logs.emit(logger, logging.INFO, "invocation", outcome="nothing to do", reason=request.nothing_to_do)
                 return result_reply(RunResult(request, ()))
-            return result_reply(self.runner().run(request, deadline))
+            if request.selector is None and len(request.targets) <= settings.batch_size:
+                return result_reply(self.runner().run(request, deadline))
+            return self._large(request, deadline)
         except BackupError as exc:
             level = logging.ERROR if exc.retryable else logging.INFO
             logs.emit(
@@ -97,6 +103,40 @@ class App:
         except Exception as exc:
             logs.emit_defect(logger, "defect", exc, trigger=trigger)
             return error_reply(InternalError("the function failed unexpectedly; see its log"), trigger)
+
+    def api(self) -> OciApi:
+        if self._api is None:
+            self._api = OciApi(self.settings())
+        return self._api
+
+    def _large(self, request: BackupRequest, deadline: float) -> Reply:
+        """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches."""
+        from backup_handler.batching import Planner, explicit_then
+        from backup_handler.selection import Resolution
+
+        settings = self.settings()
+        answer_by = deadline - settings.deadline_margin_seconds
+        resolution = (
+            Resolution(request.selector, self.api(), lambda: answer_by - time.monotonic()) if request.selector else None
+        )
+        started = time.monotonic()
+        planner = Planner(settings, self.api(), self._environ.get(FUNCTION_ID_VARIABLE))
+        plan = planner.plan(request, explicit_then(request, resolution), answer_by)
+        logs.emit(
+            logger,
+            logging.INFO,
+            "selection",
+            listCalls=resolution.list_calls if resolution else 0,
+            seconds=round(time.monotonic() - started, 3),
+            local=len(plan.local),
+            batches=len(plan.batches),
+            batched=plan.batched,
+        )
+        if plan.batches or plan.failures:
+            return plan_reply(plan)
+        if not plan.local:
+            raise NoTargets("the selector matches no AVAILABLE volume, boot volume or volume group")
+        return result_reply(self.runner().run(plan.local_request(), deadline))
 
     def _decode(self, body: bytes) -> object:
         """The body's JSON within the configured limits (the defaults while the configuration is invalid:

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from backup_handler import logs
-from backup_handler.blockstorage import BlockStorage
+from backup_handler.blockstorage import BlockStorage, Created
 from backup_handler.errors import ApiError, BackupError, Failure, InternalError
 from backup_handler.idempotency import retry_token
 from backup_handler.request import BackupRequest, Target
 from backup_handler.settings import Settings
+from backup_handler.throttling import AdaptiveLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class BackupRunner:
         self._settings = settings
         self._blockstorage = blockstorage
         self._pool: ThreadPoolExecutor | None = None
+        # One for the process: a 429 on any call slows every worker of every run down.
+        self.limiter = AdaptiveLimiter(settings.max_concurrency)
 
     def warm(self) -> None:
         """Start the worker pool now rather than on the first run."""
@@ -136,7 +139,9 @@ class BackupRunner:
                 return _late(target, "notAttempted")
             token = retry_token(request.idempotency_key, target.resource_id, generation)
             try:
-                created = self._blockstorage.create_backup(target.kind, body, retry_token=token, budget_seconds=budget)
+                created = self._paced_create(target, body, token, answer_by)
+                if created is None:
+                    return _late(target, "notAttempted")
             except ApiError as exc:
                 if exc.status == 409 and exc.code == "InvalidatedRetryToken" and generation == 0:
                     regenerated = True
@@ -166,6 +171,28 @@ class BackupRunner:
                 token_regenerated=regenerated,
             )
         raise AssertionError("unreachable: the second generation always returns")
+
+    def _paced_create(self, target: Target, body: dict[str, Any], token: str, answer_by: float) -> Created | None:
+        """One create under the run-wide limiter, retried on 429 after the pause it sets.
+
+        None when the deadline comes before the first call; the last 429 when it comes after one.
+        """
+        throttled: ApiError | None = None
+        for attempt in range(self._settings.max_attempts):
+            with self.limiter.slot(answer_by - MIN_CALL_SECONDS) as slot:
+                budget = answer_by - time.monotonic()
+                if not slot or budget < MIN_CALL_SECONDS:
+                    break
+                try:
+                    return self._blockstorage.create_backup(target.kind, body, retry_token=token, budget_seconds=budget)
+                except ApiError as exc:
+                    if exc.status != 429 or attempt + 1 == self._settings.max_attempts:
+                        raise
+                    slot.mark_throttled()
+                    throttled = exc
+        if throttled is not None:
+            raise throttled
+        return None
 
 
 _LATE_REASONS: dict[State, str] = {

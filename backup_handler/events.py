@@ -20,7 +20,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from backup_handler.ocids import BootVolumeOcid, TargetOcid, VolumeOcid
+from backup_handler.ocids import (
+    BootVolumeOcid,
+    CompartmentOcid,
+    TargetKind,
+    TargetOcid,
+    VolumeGroupOcid,
+    VolumeOcid,
+    kind_of,
+)
 
 _SOURCE = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
@@ -155,32 +163,65 @@ class AlarmMessage(BaseModel):
         return found
 
 
+# ------------------------------------------------------------------ Selector
+
+SelectorKind = Literal["volume", "bootVolume", "volumeGroup"]
+
+
+class Selector(BaseModel):
+    """Every AVAILABLE volume, boot volume and/or volume group in a compartment whose tags match all pairs given.
+
+    Resolved with the paginated list APIs (:mod:`backup_handler.selection`), never Resource
+    Search, which is eventually consistent.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    compartment_id: CompartmentOcid = Field(alias="compartmentId")
+    freeform_tags: FreeformTags = Field({}, alias="freeformTags")
+    defined_tags: DefinedTags = Field({}, alias="definedTags")
+    kinds: tuple[SelectorKind, ...] = Field(("volume", "bootVolume"), min_length=1, max_length=3)
+    include_subcompartments: bool = Field(False, alias="includeSubcompartments")
+
+
 # ------------------------------------------------------------------ Schedule
 
 MAX_SCHEDULE_TARGETS = 1000
+TargetList = Annotated[list[TargetOcid], at_most(MAX_SCHEDULE_TARGETS)]
 
 
 class ScheduleTick(BaseModel):
-    """A Resource Scheduler invocation whose BODY names its targets."""
+    """A Resource Scheduler invocation whose BODY names its targets: OCIDs, a selector, or both."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     source: Literal["schedule"]
-    volume_ids: Annotated[list[TargetOcid], at_most(MAX_SCHEDULE_TARGETS)] | None = Field(
-        None, alias="volumeIds", min_length=1
+    volume_ids: TargetList | None = Field(None, alias="volumeIds", min_length=1)
+    boot_volume_ids: Annotated[list[BootVolumeOcid], at_most(MAX_SCHEDULE_TARGETS)] | None = Field(
+        None, alias="bootVolumeIds", min_length=1
     )
+    volume_group_ids: Annotated[list[VolumeGroupOcid], at_most(MAX_SCHEDULE_TARGETS)] | None = Field(
+        None, alias="volumeGroupIds", min_length=1
+    )
+    selector: Selector | None = None
+
+    @property
+    def resource_ids(self) -> list[str]:
+        return [*(self.volume_ids or ()), *(self.boot_volume_ids or ()), *(self.volume_group_ids or ())]
 
 
 # -------------------------------------------------------------------- Manual
 
 
 class ManualRequest(BaseModel):
-    """The CreateVolumeBackup body, or CreateBootVolumeBackup's with ``bootVolumeId``."""
+    """The CreateVolumeBackup body (or CreateBootVolumeBackup's, CreateVolumeGroupBackup's), or a selector."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     volume_id: VolumeOcid | None = Field(None, alias="volumeId")
     boot_volume_id: BootVolumeOcid | None = Field(None, alias="bootVolumeId")
+    volume_group_id: VolumeGroupOcid | None = Field(None, alias="volumeGroupId")
+    selector: Selector | None = None
     type: BackupType | None = None
     display_name: DisplayName | None = Field(None, alias="displayName")
     freeform_tags: FreeformTags | None = Field(None, alias="freeformTags")
@@ -199,15 +240,58 @@ class ManualRequest(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> ManualRequest:
-        if (self.volume_id is None) == (self.boot_volume_id is None):
-            raise ValueError("give exactly one of volumeId or bootVolumeId")
+        given = [self.volume_id, self.boot_volume_id, self.volume_group_id, self.selector]
+        if sum(item is not None for item in given) != 1:
+            raise ValueError("give exactly one of volumeId, bootVolumeId, volumeGroupId or selector")
+        if self.volume_group_id is not None and self.kms_key_id is not None:
+            raise ValueError("kmsKeyId does not apply to a volume group backup (its volumes' own keys are used)")
         return self
 
     @property
     def target(self) -> str:
-        return self.volume_id or self.boot_volume_id or ""
+        return self.volume_id or self.boot_volume_id or self.volume_group_id or ""
 
 
 MANUAL_FIELDS: tuple[str, ...] = tuple(field.alias or name for name, field in ManualRequest.model_fields.items())
 # Beyond this many fields a body is refused whole, rather than one "unknown field" problem per key.
 MAX_MANUAL_FIELDS = 32
+
+
+# --------------------------------------------------------------------- Batch
+
+
+class BatchTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: TargetKind
+    id: str = Field(max_length=255)
+
+    @model_validator(mode="after")
+    def _id_of_its_kind(self) -> BatchTarget:
+        if kind_of(self.id) != self.kind:
+            raise ValueError(f"id must be a {self.kind} OCID")
+        return self
+
+
+class BatchBody(BaseModel):
+    """Part of a large trigger, handed by this function to a detached invocation of itself.
+
+    It carries the parent's idempotency key, source and time label, so each backup's body
+    and retry token are the ones the parent would have used: redeliveries of the parent or
+    of a batch never duplicate a backup. Tags and keys are checked against configuration
+    again, as for any body.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    source: Literal["batch"]
+    trigger: Literal["manual", "event", "alarm", "schedule"]
+    source_ref: str = Field(alias="sourceRef", min_length=1, max_length=256)
+    idempotency_key: str = Field(alias="idempotencyKey", min_length=1, max_length=300)
+    time_label: str = Field(alias="timeLabel", min_length=1, max_length=255)
+    batch: int = Field(ge=0, le=100_000)
+    type: BackupType
+    freeform_tags: FreeformTags = Field({}, alias="freeformTags")
+    defined_tags: DefinedTags | None = Field(None, alias="definedTags")
+    kms_key_id: KmsKeyId | None = Field(None, alias="kmsKeyId")
+    targets: Annotated[list[BatchTarget], at_most(MAX_SCHEDULE_TARGETS)] = Field(min_length=1)

@@ -13,14 +13,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
-TargetKind = Literal["volume", "bootVolume"]
+TargetKind = Literal["volume", "bootVolume", "volumeGroup"]
 
 # ocid1.<type>.<realm>.[region][.future use].<unique id>
 _OCID = r"^ocid1\.{type}\.[a-z0-9]+\.[a-z0-9-]*(?:\.[a-z0-9-]*)?\.[a-z0-9]+$"
 _PATTERNS: dict[TargetKind, re.Pattern[str]] = {
     "volume": re.compile(_OCID.format(type="volume")),
     "bootVolume": re.compile(_OCID.format(type="bootvolume")),
+    "volumeGroup": re.compile(_OCID.format(type="volumegroup")),
 }
+_COMPARTMENT = re.compile(_OCID.format(type="(?:compartment|tenancy)"))
 # Backups of every kind: an event or dimension naming one of these is about a backup.
 _BACKUP = re.compile(r"^ocid1\.(?:volumebackup|bootvolumebackup|volumegroupbackup)\.")
 _MAX_OCID_LENGTH = 255
@@ -56,8 +58,17 @@ def _checker(expected: tuple[TargetKind, ...], what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _compartment(value: str) -> str:
+    ocid = normalize(value)
+    if len(ocid) > _MAX_OCID_LENGTH or not _COMPARTMENT.fullmatch(ocid):
+        raise ValueError("must be a compartment or tenancy OCID (ocid1.compartment.... or ocid1.tenancy....)")
+    return ocid
+
+
+CompartmentOcid = Annotated[str, AfterValidator(_compartment)]
 VolumeOcid = Annotated[str, _checker(("volume",), "a volume (ocid1.volume....)")]
 BootVolumeOcid = Annotated[str, _checker(("bootVolume",), "a boot volume (ocid1.bootvolume....)")]
+VolumeGroupOcid = Annotated[str, _checker(("volumeGroup",), "a volume group (ocid1.volumegroup....)")]
 TargetOcid = Annotated[
     str, _checker(("volume", "bootVolume"), "a volume or boot volume (ocid1.volume.... or ocid1.bootvolume....)")
 ]

@@ -29,9 +29,11 @@ from backup_handler.events import (
     SOURCE_TAG,
     TRIGGER_TAG,
     AlarmMessage,
+    BatchBody,
     CloudEvent,
     ManualRequest,
     ScheduleTick,
+    Selector,
 )
 from backup_handler.ocids import TargetKind, is_backup, kind_of, normalize
 from backup_handler.payload import EMPTY
@@ -41,6 +43,8 @@ from backup_handler.validation import bounded_field, describe
 logger = logging.getLogger(__name__)
 
 Trigger = Literal["manual", "event", "alarm", "schedule"]
+# A body's shape: a trigger, or a batch a parent invocation of this function handed on.
+Shape = Literal["manual", "event", "alarm", "schedule", "batch"]
 NOTIFICATION_MESSAGE_ID_HEADER = "x-oci-ns-messageid"
 # Resources among an alarm's dimensions that are not volumes are listed in `skipped` up to this many (then counted).
 MAX_LISTED_SKIPS = 20
@@ -77,6 +81,10 @@ class BackupRequest(BaseModel):
     """Redeliveries of the same trigger share it; retry tokens are derived from it."""
     targets: tuple[Target, ...] = ()
     skipped: tuple[Skip, ...] = ()
+    selector: Selector | None = None
+    """Targets still to be resolved by listing (:mod:`backup_handler.selection`), besides ``targets``."""
+    batch: int | None = None
+    """The index of this batch when a parent invocation handed it on."""
     single: bool = False
     """A manual request for one backup: answered with the VolumeBackup itself."""
     nothing_to_do: str | None = None
@@ -89,8 +97,8 @@ class BackupRequest(BaseModel):
     kms_key_id: str | None = None
 
     def api_body(self, target: Target, template: str) -> dict[str, Any]:
-        """The CreateVolumeBackup (or CreateBootVolumeBackup) body for one target."""
-        id_field = "volumeId" if target.kind == "volume" else "bootVolumeId"
+        """The CreateVolumeBackup (CreateBootVolumeBackup, CreateVolumeGroupBackup) body for one target."""
+        id_field = {"volume": "volumeId", "bootVolume": "bootVolumeId", "volumeGroup": "volumeGroupId"}[target.kind]
         name = self.display_name or template.format(
             trigger=self.trigger,
             resource_id=target.resource_id,
@@ -105,12 +113,29 @@ class BackupRequest(BaseModel):
         }
         if self.defined_tags:
             body["definedTags"] = self.defined_tags
-        if self.kms_key_id:
+        if self.kms_key_id and target.kind != "volumeGroup":  # a group backup uses its volumes' own keys
             body["kmsKeyId"] = self.kms_key_id
         return body
 
+    def batch_body(self, index: int, targets: list[Target]) -> dict[str, Any]:
+        """The body of a detached invocation that backs up ``targets`` exactly as this request would."""
+        stamped = {TRIGGER_TAG, SOURCE_TAG}
+        return {
+            "source": "batch",
+            "trigger": self.trigger,
+            "sourceRef": self.source_ref,
+            "idempotencyKey": self.idempotency_key,
+            "timeLabel": self.time_label,
+            "batch": index,
+            "type": self.backup_type,
+            "freeformTags": {k: v for k, v in self.freeform_tags.items() if k not in stamped},
+            "definedTags": self.defined_tags,
+            "kmsKeyId": self.kms_key_id,
+            "targets": [{"kind": target.kind, "id": target.resource_id} for target in targets],
+        }
 
-def recognise(value: Any) -> Trigger:
+
+def recognise(value: Any) -> Shape:
     """Which trigger a decoded body (or :data:`~backup_handler.payload.EMPTY`) comes from, by its shape."""
     if value is EMPTY:
         return "schedule"
@@ -128,6 +153,8 @@ def recognise(value: Any) -> Trigger:
         return "event"
     if "alarmMetaData" in value or "dedupeKey" in value:
         return "alarm"
+    if value.get("source") == "batch":
+        return "batch"
     if value.get("source") == "schedule" or "volumeIds" in value:
         return "schedule"
     if any(isinstance(key, str) and key.lower() in _MANUAL_KEYS for key in value):
@@ -145,17 +172,19 @@ def build_request(
     headers: Mapping[str, str],
     settings: Settings,
     now: datetime,
-    trigger: Trigger | None = None,
+    trigger: Shape | None = None,
 ) -> BackupRequest:
     """Normalize a decoded body of the given (or recognised) trigger."""
     trigger = trigger or recognise(value)
-    if trigger == "event":
+    if trigger == "batch":
+        request = _from_batch(_validate(BatchBody, value, "batch"), settings)
+    elif trigger == "event":
         request = _from_event(_validate(CloudEvent, value, "OCI event"), settings)
     elif trigger == "alarm":
         request = _from_alarm(_validate(AlarmMessage, value, "alarm message"), headers, settings)
     elif trigger == "schedule":
         tick = ScheduleTick(source="schedule") if value is EMPTY else _validate(ScheduleTick, value, "schedule body")
-        request = _from_schedule(tick, settings, now)
+        request = _from_schedule(tick, settings, now, empty=value is EMPTY)
     else:
         request = _from_manual(_validate(ManualRequest, value, "backup request"), settings, now)
     if len(request.targets) > settings.max_targets:
@@ -195,18 +224,24 @@ def _invalid(field: str, problem: str, what: str = "backup request") -> InvalidR
     return InvalidRequest(f"the {what} is invalid: {field} {problem}", errors=[{"field": field, "problem": problem}])
 
 
-def _stamp(settings: Settings, trigger: Trigger, source_ref: str) -> dict[str, str]:
+def _stamp(settings: Settings, trigger: str, source_ref: str) -> dict[str, str]:
     return {**settings.freeform_tags, TRIGGER_TAG: trigger, SOURCE_TAG: source_ref[:256]}
 
 
-def _distinct(resource_ids: list[str]) -> tuple[tuple[Target, ...], tuple[Skip, ...]]:
+# What events and alarms back up: volumes and boot volumes. Volume groups only when a body names them.
+_SOURCE_KINDS: frozenset[TargetKind] = frozenset({"volume", "bootVolume"})
+
+
+def _distinct(
+    resource_ids: list[str], kinds: frozenset[TargetKind] = _SOURCE_KINDS
+) -> tuple[tuple[Target, ...], tuple[Skip, ...]]:
     """Distinct volumes (lower-case OCIDs) among ``resource_ids``, and the rest as skips, bounded."""
     targets: dict[str, Target] = {}
     skipped: dict[str, Skip] = {}
     unlisted: set[str] = set()
     for resource_id in resource_ids:
         kind = kind_of(resource_id)
-        if kind is not None:
+        if kind is not None and kind in kinds:
             ocid = normalize(resource_id)
             targets.setdefault(ocid, Target(kind=kind, resource_id=ocid))
         elif resource_id in skipped or resource_id in unlisted:
@@ -256,7 +291,7 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
         raise NoTargets(f"the {event.event_type} event carries no data, so it names no volume to back up")
     candidates = [resource_id, (data.additional_details or {}).get("volumeId")]
     for candidate in candidates:
-        if isinstance(candidate, str) and (kind := kind_of(candidate)) is not None:
+        if isinstance(candidate, str) and (kind := kind_of(candidate)) in _SOURCE_KINDS and kind is not None:
             return BackupRequest(**common, targets=(Target(kind=kind, resource_id=normalize(candidate)),))
     raise NoTargets(
         f"the {event.event_type} event names no volume or boot volume "
@@ -310,16 +345,22 @@ def _from_alarm(alarm: AlarmMessage, headers: Mapping[str, str], settings: Setti
 # ------------------------------------------------------------------ Schedule
 
 
-def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime) -> BackupRequest:
-    resource_ids = list(tick.volume_ids or settings.targets)
-    if not resource_ids:
-        raise NoTargets("the schedule names no volumes: its body has no volumeIds and BACKUP_TARGETS is not configured")
+def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime, *, empty: bool) -> BackupRequest:
+    resource_ids = list(settings.targets) if empty else tick.resource_ids
+    selector = settings.selector if empty else tick.selector
+    if not resource_ids and selector is None:
+        raise NoTargets(
+            "the schedule names no volumes: its body has no volumeIds, bootVolumeIds, volumeGroupIds or selector, "
+            "and neither BACKUP_TARGETS nor BACKUP_SELECTOR is configured"
+        )
     slot_seconds = settings.schedule_slot_seconds
     slot_start = int(now.timestamp()) // slot_seconds * slot_seconds
     slot_time = datetime.fromtimestamp(slot_start, UTC)
     slot_ref = f"{slot_time.strftime(_TIME_FORMAT)}/{slot_seconds}s"
-    targets, _ = _distinct(resource_ids)  # every id was validated as a volume or boot volume
+    # every id was validated as a volume, boot volume or volume group
+    targets, _ = _distinct(resource_ids, frozenset({"volume", "bootVolume", "volumeGroup"}))
     return BackupRequest(
+        selector=selector,
         trigger="schedule",
         source_ref=slot_ref,
         idempotency_key=f"schedule:{slot_start}:{slot_seconds}",
@@ -334,10 +375,8 @@ def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime) -> Bac
 # -------------------------------------------------------------------- Manual
 
 
-def _manual_tags(manual: ManualRequest, settings: Settings, source_ref: str) -> dict[str, str]:
-    """The invoker's freeform tags under the configured ones: configured and stamped tags cannot be overridden."""
-    stamped = _stamp(settings, "manual", source_ref)
-    requested = manual.freeform_tags or {}
+def _extra_tags(requested: dict[str, str], defined: dict[str, Any] | None, settings: Settings) -> dict[str, str]:
+    """An invoker's freeform tags under the configured ones: configured and stamped tags cannot be overridden."""
     # OCI compares tag keys without regard to case: so does this check.
     configured = {key.lower(): (key, value) for key, value in settings.freeform_tags.items()}
     for key, value in requested.items():
@@ -348,36 +387,71 @@ def _manual_tags(manual: ManualRequest, settings: Settings, source_ref: str) -> 
                 f"freeformTags.{bounded_field(key)}",
                 "is set by the function's configuration (BACKUP_FREEFORM_TAGS) and cannot be changed",
             )
-    tags = {**requested, **stamped}
-    defined = sum(len(keys) for keys in (manual.defined_tags or {}).values())
-    if len(tags) + defined > MAX_TAGS:
+    tags = {**requested, **settings.freeform_tags}
+    defined_count = sum(len(keys) for keys in (defined or {}).values())
+    if len(tags) + len(RESERVED_TAGS) + defined_count > MAX_TAGS:
         raise _invalid("freeformTags", f"with definedTags and the function's own tags makes more than {MAX_TAGS} tags")
     return tags
 
 
 def _from_manual(manual: ManualRequest, settings: Settings, now: datetime) -> BackupRequest:
-    kms_key_id = manual.kms_key_id or settings.kms_key_id
+    kms_key_id = _allowed_kms_key(manual.kms_key_id, settings) or settings.kms_key_id
+    key = manual.idempotency_key
+    source_ref = key or f"manual:{uuid.uuid4().hex}"
+    targets: tuple[Target, ...] = ()
+    if manual.target:
+        kind = kind_of(manual.target)
+        assert kind is not None  # the model validated it
+        targets = (Target(kind=kind, resource_id=manual.target),)
+    return BackupRequest(
+        trigger="manual",
+        source_ref=source_ref,
+        idempotency_key=f"manual:{key}" if key else source_ref,
+        targets=targets,
+        selector=manual.selector,
+        single=manual.selector is None,
+        # A caller's retry must send the same body, so with a key the name cannot hold the time.
+        time_label=key if key else now.astimezone(UTC).strftime(_TIME_FORMAT),
+        backup_type=manual.type or settings.type,
+        display_name=manual.display_name,
+        freeform_tags={
+            **_extra_tags(manual.freeform_tags or {}, manual.defined_tags, settings),
+            **_stamp(settings, "manual", source_ref),
+        },
+        defined_tags=manual.defined_tags,
+        kms_key_id=kms_key_id,
+    )
+
+
+def _allowed_kms_key(requested: str | None, settings: Settings) -> str | None:
+    """A key a body names, if configuration allows it: an invoker cannot pick the key backups are encrypted with."""
     allowed = {*settings.allowed_kms_key_ids, *([settings.kms_key_id] if settings.kms_key_id else [])}
-    if manual.kms_key_id and manual.kms_key_id not in allowed:
+    if requested and requested not in allowed:
         raise InvalidRequest(
             "the backup request is invalid: kmsKeyId is not one of the keys this function is configured "
             "to allow (BACKUP_ALLOWED_KMS_KEY_IDS)",
             errors=[{"field": "kmsKeyId", "problem": "is not an allowed key"}],
         )
-    key = manual.idempotency_key
-    source_ref = key or f"manual:{uuid.uuid4().hex}"
-    kind: TargetKind = "volume" if manual.volume_id else "bootVolume"
+    return requested
+
+
+# --------------------------------------------------------------------- Batch
+
+
+def _from_batch(batch: BatchBody, settings: Settings) -> BackupRequest:
+    """A batch is checked as its parent's request was: configuration still decides tags and keys."""
     return BackupRequest(
-        trigger="manual",
-        source_ref=source_ref,
-        idempotency_key=f"manual:{key}" if key else source_ref,
-        targets=(Target(kind=kind, resource_id=manual.target),),
-        single=True,
-        # A caller's retry must send the same body, so with a key the name cannot hold the time.
-        time_label=key if key else now.astimezone(UTC).strftime(_TIME_FORMAT),
-        backup_type=manual.type or settings.type,
-        display_name=manual.display_name,
-        freeform_tags=_manual_tags(manual, settings, source_ref),
-        defined_tags=manual.defined_tags,
-        kms_key_id=kms_key_id,
+        trigger=batch.trigger,
+        source_ref=batch.source_ref,
+        idempotency_key=batch.idempotency_key,
+        targets=tuple(Target(kind=target.kind, resource_id=target.id) for target in batch.targets),
+        batch=batch.batch,
+        time_label=batch.time_label,
+        backup_type=batch.type,
+        freeform_tags={
+            **_extra_tags(batch.freeform_tags, batch.defined_tags, settings),
+            **_stamp(settings, batch.trigger, batch.source_ref),
+        },
+        defined_tags=batch.defined_tags,
+        kms_key_id=_allowed_kms_key(batch.kms_key_id, settings) or settings.kms_key_id,
     )

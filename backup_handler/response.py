@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backup_handler.backup import Outcome, RunResult
 from backup_handler.errors import BackupError, DeadlineExceeded, Failure, InternalError
+
+if TYPE_CHECKING:
+    from backup_handler.batching import Plan
 
 RETRY_TOKEN_REGENERATED_HEADER = "Backup-Retry-Token-Regenerated"
 
@@ -104,3 +107,10 @@ def _reason(outcome: Outcome) -> dict[str, Any]:
 def _error(outcome: Outcome) -> dict[str, Any]:
     error = outcome.failure.to_json() if outcome.failure is not None else {}
     return {"resourceId": outcome.target.resource_id, **error}
+
+
+def plan_reply(plan: Plan) -> Reply:
+    """A large trigger handed on in batches: the plan, 502 when a batch could not be handed on but could be."""
+    failed = bool(plan.failures) or bool(plan.not_attempted)
+    status = 502 if failed else 200
+    return Reply(status, plan.document(), trigger=plan.request.trigger, redeliver=502 if plan.retryable else None)

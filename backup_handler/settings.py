@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backup_handler.errors import ConfigurationError
-from backup_handler.events import MAX_SCHEDULE_TARGETS, AlarmTransition, ConfiguredTags, KmsKeyId
+from backup_handler.events import MAX_SCHEDULE_TARGETS, AlarmTransition, ConfiguredTags, KmsKeyId, Selector
 from backup_handler.ocids import TargetOcid
 from backup_handler.validation import describe
 
@@ -64,6 +64,18 @@ class Settings(BaseModel):
 
     blockstorage_endpoint: str | None = Field(None, max_length=2048)
     """Block Storage endpoint override (private endpoints, the local emulator); default: the region's."""
+
+    identity_endpoint: str | None = Field(None, max_length=2048)
+    """Identity endpoint override, for sub-compartment listing; default: the region's."""
+
+    selector: Selector | None = None
+    """What an empty-bodied schedule selects (JSON, as a body's "selector"), beside BACKUP_TARGETS."""
+
+    batch_size: int = Field(250, ge=1, le=MAX_SCHEDULE_TARGETS)
+    """Targets one invocation backs up itself; more are split into batches, each a detached invocation."""
+
+    invoke_endpoint: str | None = Field(None, max_length=2048)
+    """This function's invoke endpoint (`fn inspect function ... invokeEndpoint`): enables batches."""
 
     max_concurrency: int = Field(16, ge=1, le=64)
     """Backups created at once for a multi-target trigger."""
@@ -113,7 +125,7 @@ class Settings(BaseModel):
             raise ValueError("cannot be rendered") from exc
         return template
 
-    @field_validator("blockstorage_endpoint")
+    @field_validator("blockstorage_endpoint", "identity_endpoint", "invoke_endpoint")
     @classmethod
     def _plain_endpoint(cls, endpoint: str | None) -> str | None:
         if endpoint is None:
@@ -136,7 +148,7 @@ class Settings(BaseModel):
             return tuple(item for item in value.replace(",", " ").split() if item)
         return value
 
-    @field_validator("freeform_tags", mode="before")
+    @field_validator("freeform_tags", "selector", mode="before")
     @classmethod
     def _parse_json_object(cls, value: Any) -> Any:
         if isinstance(value, str):

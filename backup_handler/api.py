@@ -1,0 +1,321 @@
+"""The OCI APIs the function calls: one declarative table of operations over the SDK's ``BaseClient``.
+
+Each row of :data:`OPERATIONS` names an operation as the API does, its service,
+method, path and response type. :class:`OciApi` builds one ``BaseClient`` per
+service, lazily and once, signed as the function's resource principal, and
+drives every operation through the same path: signing, the SDK's error parsing,
+a retry strategy bounded by the caller's budget, and pagination
+(``opc-next-page``) for list operations. The API's JSON comes back as sent
+(``skip_deserialization``), so no ``oci.core.models`` class is imported.
+
+Why not the generated clients: ``BlockstorageClient`` imports all ~1,000
+``oci.core.models`` classes (+0.17 s and +22 MB per cold start here) to build
+objects the function would only turn back into JSON.
+
+Retries are bounded by the invocation's deadline, never the SDK's 600 s default,
+and the SDK's circuit breaker is off: its default one is shared by every client
+in the process and, after 10 transient failures, fails every call for 30 s
+without asking the API (../shared/reference/oci-platform-facts.md §3).
+
+Error bodies pass through only as OCI's error JSON (a well-formed code, a bounded
+message): a proxy's HTML page never reaches a caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from backup_handler import logs
+from backup_handler.errors import ApiError, ConfigurationError, CredentialsError, InvalidResponse, NetworkError
+from backup_handler.settings import Settings
+
+if TYPE_CHECKING:
+    from oci.base_client import BaseClient
+
+logger = logging.getLogger(__name__)
+
+Service = Literal["blockstorage", "identity", "functions"]
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 20.0
+_RETRY_BASE_SLEEP_SECONDS = 0.25
+_RETRY_MAX_SLEEP_SECONDS = 4.0
+# OCI error codes are CamelCase words (NotAuthorizedOrNotFound, TooManyRequests, ...).
+_ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9.]{0,63}$")
+MAX_ERROR_MESSAGE_CHARS = 512
+# A list page larger than this is not what the API sends; the most items a page may hold (OCI's maximum limit).
+MAX_PAGE_ITEMS = 1000
+# No listing the function makes needs more pages than this (10,000 pages of 1,000 items).
+MAX_PAGES = 10_000
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to reach one OCI service: the SDK's endpoint template and the setting that overrides it."""
+
+    name: str
+    endpoint_service_name: str
+    endpoint_template: str
+    base_path: str
+    endpoint_setting: str
+
+
+SERVICES: dict[Service, ServiceSpec] = {
+    "blockstorage": ServiceSpec(
+        "blockstorage",
+        "iaas",
+        "https://iaas.{region}.{dualStack?ds.oci.:}{secondLevelDomain}",
+        "/20160918",
+        "blockstorage_endpoint",
+    ),
+    "identity": ServiceSpec(
+        "identity", "identity", "https://identity.{region}.oci.{secondLevelDomain}", "/20160918", "identity_endpoint"
+    ),
+    # A function's invoke endpoint is its application's own host (GetFunction's invokeEndpoint): configured.
+    "functions": ServiceSpec(
+        "functions_invoke",
+        "functions",
+        "https://functions.{region}.oci.{secondLevelDomain}",
+        "/20181201",
+        "invoke_endpoint",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One API operation, as the SDK's generated client would call it."""
+
+    name: str
+    service: Service
+    method: Literal["GET", "POST"]
+    path: str
+    response_type: str | None
+    sdk_name: str
+    mutating: bool = False
+
+
+def _op(name: str, service: Service, method: Literal["GET", "POST"], path: str, response_type: str | None) -> Operation:
+    sdk_name = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return Operation(name, service, method, path, response_type, sdk_name, mutating=method == "POST")
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        _op("CreateVolumeBackup", "blockstorage", "POST", "/volumeBackups", "VolumeBackup"),
+        _op("CreateBootVolumeBackup", "blockstorage", "POST", "/bootVolumeBackups", "BootVolumeBackup"),
+        _op("CreateVolumeGroupBackup", "blockstorage", "POST", "/volumeGroupBackups", "VolumeGroupBackup"),
+        _op("ListVolumes", "blockstorage", "GET", "/volumes", "list[Volume]"),
+        _op("ListBootVolumes", "blockstorage", "GET", "/bootVolumes", "list[BootVolume]"),
+        _op("ListVolumeGroups", "blockstorage", "GET", "/volumeGroups", "list[VolumeGroup]"),
+        _op("ListCompartments", "identity", "GET", "/compartments", "list[Compartment]"),
+        _op("InvokeFunction", "functions", "POST", "/functions/{functionId}/actions/invoke", None),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an operation answered: the JSON as sent, and the headers that matter."""
+
+    data: Any
+    opc_request_id: str | None
+    next_page: str | None
+
+
+class OciApi:
+    """Every operation of :data:`OPERATIONS`, through clients built on first use and reused."""
+
+    def __init__(self, settings: Settings, signer: Any = None) -> None:
+        self._settings = settings
+        self._signer = signer
+        self._clients: dict[Service, BaseClient] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Read the credentials and build the Block Storage client now (raise their errors here, once)."""
+        self.client("blockstorage")
+
+    def client(self, service: Service) -> BaseClient:
+        client = self._clients.get(service)
+        if client is None:
+            with self._lock:
+                if service not in self._clients:
+                    self._clients[service] = self._build(SERVICES[service])
+                client = self._clients[service]
+        return client
+
+    def _signer_once(self) -> Any:
+        if self._signer is None:
+            self._signer = _resource_principal_signer()
+        return self._signer
+
+    def _build(self, spec: ServiceSpec) -> BaseClient:
+        import oci.circuit_breaker
+        from oci._vendor.requests.adapters import HTTPAdapter
+        from oci.base_client import BaseClient, OCIHTTPAdapter
+
+        signer = self._signer_once()
+        kwargs: dict[str, Any] = {
+            "regional_client": True,
+            "base_path": spec.base_path,
+            "service_endpoint_template": spec.endpoint_template,
+            "service_endpoint_template_per_realm": {},
+            "endpoint_service_name": spec.endpoint_service_name,
+            "service_uses_dualstack_endpoints_by_default": False,
+            "client_level_dualstack_endpoints_enabled": None,
+            "skip_deserialization": True,
+            "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
+            "timeout": (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+        }
+        endpoint = getattr(self._settings, spec.endpoint_setting)
+        if endpoint:
+            kwargs["service_endpoint"] = endpoint
+        try:
+            client = BaseClient(spec.name, {}, signer, {}, **kwargs)
+        except Exception as exc:  # no region to derive the endpoint from, an endpoint the SDK refuses
+            logs.emit(logger, logging.ERROR, "client", service=spec.name, error=type(exc).__name__)
+            raise ConfigurationError(
+                f"the {spec.name} client could not be built: the function needs its region "
+                f"(OCI_RESOURCE_PRINCIPAL_REGION, set by OCI Functions) or BACKUP_{spec.endpoint_setting.upper()}"
+            ) from None
+        # One pooled connection per concurrent call, so fan-out does not reconnect.
+        size = self._settings.max_concurrency
+        client.session.mount("https://", OCIHTTPAdapter(pool_connections=1, pool_maxsize=size))
+        client.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=size))
+        return client
+
+    def _retry_strategy(self, budget_seconds: float, *, retry_throttling: bool) -> Any:
+        import oci.retry
+
+        max_sleep = min(_RETRY_MAX_SLEEP_SECONDS, max(budget_seconds / 4, 0.05))
+        # 409 only for IncorrectState (resource busy, retryable per Oracle's API error list and the
+        # SDK's default strategy); a 409 Conflict (backup in progress) is an answer. A 429 is left to
+        # the caller's run-wide throttle when it has one (retry_throttling=False).
+        codes: dict[int, list[str]] = {-1: [], 409: ["IncorrectState"]}
+        if retry_throttling:
+            codes[429] = []
+        return oci.retry.RetryStrategyBuilder(
+            max_attempts_check=True,
+            max_attempts=self._settings.max_attempts,
+            # The SDK checks elapsed time before it sleeps: leave room for one sleep.
+            total_elapsed_time_check=True,
+            total_elapsed_time_seconds=max(budget_seconds - max_sleep, 0.01),
+            service_error_check=True,
+            service_error_retry_config=codes,
+            service_error_retry_on_any_5xx=True,  # except 501, as the SDK defines it
+            retry_base_sleep_time_seconds=_RETRY_BASE_SLEEP_SECONDS,
+            retry_exponential_growth_factor=2,
+            retry_max_wait_between_calls_seconds=max_sleep,
+            backoff_type=oci.retry.BACKOFF_FULL_JITTER_EQUAL_ON_THROTTLE_VALUE,
+        ).get_retry_strategy()
+
+    def call(
+        self,
+        name: str,
+        *,
+        budget_seconds: float,
+        query: Mapping[str, Any] | None = None,
+        path: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_token: str | None = None,
+        retry_throttling: bool = True,
+    ) -> Answer:
+        """Call one operation; raise :class:`ApiError`, :class:`NetworkError` or :class:`CredentialsError`."""
+        operation = OPERATIONS[name]
+        client = self.client(operation.service)
+        from oci.exceptions import RequestException, ServiceError
+
+        sent = {"accept": "application/json", "content-type": "application/json", **(headers or {})}
+        if retry_token is not None:
+            sent["opc-retry-token"] = retry_token
+        try:
+            response = self._retry_strategy(budget_seconds, retry_throttling=retry_throttling).make_retrying_call(
+                client.call_api,
+                resource_path=operation.path,
+                method=operation.method,
+                path_params=dict(path) if path else None,
+                query_params={key: value for key, value in (query or {}).items() if value is not None} or None,
+                header_params=sent,
+                body=body,
+                response_type=operation.response_type,
+                operation_name=operation.sdk_name,
+            )
+        except ServiceError as exc:
+            raise _api_error(exc) from None
+        except (RequestException, OSError) as exc:
+            raise NetworkError(_network_problem(exc)) from None
+        return Answer(
+            response.data, _bounded_id(response.headers.get("opc-request-id")), response.headers.get("opc-next-page")
+        )
+
+    def pages(
+        self, name: str, *, query: Mapping[str, Any], budget: Callable[[], float], limit: int = MAX_PAGE_ITEMS
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Each page of a list operation, following ``opc-next-page``; only one page is held at a time.
+
+        ``budget`` gives the seconds each call may take (it raises when none are left).
+        """
+        page: str | None = None
+        for _ in range(MAX_PAGES):
+            answer = self.call(name, query={**query, "limit": limit, "page": page}, budget_seconds=budget())
+            items = answer.data
+            if not isinstance(items, list) or len(items) > MAX_PAGE_ITEMS:
+                raise InvalidResponse(f"{name} answered with something that is not a page of items")
+            yield [item for item in items if isinstance(item, dict)]
+            if not answer.next_page or not isinstance(answer.next_page, str):
+                return
+            page = answer.next_page[:1024]
+        raise InvalidResponse(f"{name} kept answering with another page past {MAX_PAGES} pages")
+
+
+def _resource_principal_signer() -> Any:
+    import oci.auth.signers
+
+    try:
+        return oci.auth.signers.get_resource_principals_signer()
+    except Exception as exc:  # missing, unreadable or corrupt files: the SDK raises many kinds
+        # The exception text can hold file paths or token fragments: log only its type.
+        logs.emit(logger, logging.ERROR, "credentials", error=type(exc).__name__)
+        raise CredentialsError(
+            "the function's resource-principal credentials could not be read "
+            "(OCI_RESOURCE_PRINCIPAL_VERSION, OCI_RESOURCE_PRINCIPAL_RPST, OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM); "
+            "on OCI Functions the platform provides them: check the function's dynamic group and policies"
+        ) from None
+
+
+def _bounded_id(value: Any) -> str | None:
+    return value[:256] if isinstance(value, str) else None
+
+
+def _api_error(exc: Any) -> ApiError:
+    """The API's error as the caller may see it: OCI's own code and message, or a fixed message."""
+    status = exc.status if isinstance(exc.status, int) and 100 <= exc.status <= 599 else 502
+    code, message = exc.code, exc.message
+    if isinstance(code, str) and _ERROR_CODE.match(code) and isinstance(message, str):
+        if len(message) > MAX_ERROR_MESSAGE_CHARS:
+            message = message[:MAX_ERROR_MESSAGE_CHARS] + "..."
+        return ApiError(code=code, message=message, status=status, opc_request_id=_bounded_id(exc.request_id))
+    # Not OCI's error JSON (a proxy's page, a load balancer's text): its text stays out of the answer.
+    return ApiError(
+        code=InvalidResponse.code,
+        message=f"the API answered HTTP {status} without an OCI error document",
+        status=status,
+        opc_request_id=_bounded_id(exc.request_id),
+    )
+
+
+def _network_problem(exc: BaseException) -> str:
+    """A plain description of a transport failure, without endpoints or SDK text."""
+    from oci._vendor.requests import exceptions as requests_exceptions
+
+    chain: list[BaseException] = [exc, *[arg for arg in exc.args if isinstance(arg, BaseException)]]
+    if any(isinstance(item, requests_exceptions.Timeout) for item in chain):
+        return "the API did not answer in time"
+    return "the connection to the API failed or was dropped"
