@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/manual.json
 
-.PHONY: install run test lint bench memory soak fuzz clean
+.PHONY: install run test lint bench memory scale soak fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench: install
 
 memory: install
 	$(PY) -m bench.memory $(ARGS)
+
+scale: install
+	$(PY) -m bench.scale $(ARGS)
 
 soak: install
 	$(PY) -m bench.soak $(ARGS)

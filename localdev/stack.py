@@ -28,6 +28,7 @@ class LocalStack:
         return {
             **function_environment(self.credentials),
             "BACKUP_BLOCKSTORAGE_ENDPOINT": self.emulator.endpoint,
+            "BACKUP_IDENTITY_ENDPOINT": self.emulator.endpoint,
             **self._extra_env,
             **overrides,
         }

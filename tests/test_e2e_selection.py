@@ -17,7 +17,9 @@ from localdev.credentials import COMPARTMENT, TENANCY
 from localdev.emulator import BlockStorageEmulator
 from localdev.functions import FunctionsEmulator
 from localdev.platform import FnPlatform
+from localdev.samples import BOOT_VOLUMES, VOLUME_GROUP, VOLUMES
 from localdev.stack import LocalStack
+from tests.conftest import event_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -37,19 +39,19 @@ def boot_volume(n: int) -> str:
 
 @pytest.fixture
 def inventory(emulator: BlockStorageEmulator) -> BlockStorageEmulator:
-    """Volumes 0-5 tagged backup=daily (2 and 3 in a daily group), 6-7 weekly, 8 daily but not AVAILABLE,
+    """Volumes 0-5 tagged backup=nightly (2 and 3 in a nightly group), 6-7 weekly, 8 daily but not AVAILABLE,
     9 daily in a child compartment, boot volume 0 daily, and a defined tag on volumes 0 and 1."""
     for n in range(6):
         defined = {"Operations": {"tier": "gold"}} if n < 2 else None
-        emulator.add_volume(volume(n), freeform_tags={"backup": "daily"}, defined_tags=defined)
+        emulator.add_volume(volume(n), freeform_tags={"backup": "nightly"}, defined_tags=defined)
     for n in (6, 7):
         emulator.add_volume(volume(n), freeform_tags={"backup": "weekly"})
-    emulator.add_volume(volume(8), freeform_tags={"backup": "daily"}, lifecycle_state="PROVISIONING")
+    emulator.add_volume(volume(8), freeform_tags={"backup": "nightly"}, lifecycle_state="PROVISIONING")
     emulator.add_compartment(COMPARTMENT, TENANCY, "backups")
     emulator.add_compartment(CHILD, COMPARTMENT, "child")
-    emulator.add_volume(volume(9), freeform_tags={"backup": "daily"}, compartment_id=CHILD)
-    emulator.add_volume(boot_volume(0), boot=True, freeform_tags={"backup": "daily"})
-    emulator.add_volume_group(GROUP, COMPARTMENT, AD, [volume(2), volume(3)], freeform_tags={"backup": "daily"})
+    emulator.add_volume(volume(9), freeform_tags={"backup": "nightly"}, compartment_id=CHILD)
+    emulator.add_volume(boot_volume(0), boot=True, freeform_tags={"backup": "nightly"})
+    emulator.add_volume_group(GROUP, COMPARTMENT, AD, [volume(2), volume(3)], freeform_tags={"backup": "nightly"})
     return emulator
 
 
@@ -62,7 +64,7 @@ def selecting(start_platform: Callable[..., FnPlatform], stack: LocalStack) -> C
 
 
 def selector(**fields: Any) -> dict[str, Any]:
-    return {"compartmentId": COMPARTMENT, "freeformTags": {"backup": "daily"}, **fields}
+    return {"compartmentId": COMPARTMENT, "freeformTags": {"backup": "nightly"}, **fields}
 
 
 def backed_up(summary: dict[str, Any]) -> list[str]:
@@ -218,3 +220,26 @@ def test_a_large_selection_is_handed_to_detached_invocations_in_batches_that_nev
     assert len(emulator.backups()) == 10
     assert {b["id"] for a in again for b in a["backups"]} == {b["id"] for a in answers for b in a["backups"]}
     assert {b["id"] for b in replayed["backups"]} == {b["id"] for b in answers[0]["backups"]}
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("manual-selector.json", sorted([VOLUME_GROUP, VOLUMES[0], VOLUMES[1], BOOT_VOLUMES[0]])),
+        ("schedule-selector.json", sorted([VOLUME_GROUP, VOLUMES[0], BOOT_VOLUMES[0]])),
+    ],
+)
+def test_the_selector_samples_back_up_what_they_select(
+    platform: FnPlatform, emulator: BlockStorageEmulator, sample: str, expected: list[str]
+) -> None:
+    summary = platform.invoke(event_bytes(sample), invoke_type="detached").wait().json()
+
+    assert backed_up(summary) == expected
+    assert {skip["resourceId"] for skip in summary["skipped"]} <= {VOLUMES[2]}
+
+
+def test_the_volume_group_sample_makes_one_group_backup(platform: FnPlatform, emulator: BlockStorageEmulator) -> None:
+    backup = platform.invoke(event_bytes("manual-group.json")).json()
+
+    assert backup["volumeGroupId"] == VOLUME_GROUP and backup["type"] == "FULL"
+    assert len(backup["volumeBackupIds"]) == 1
