@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Service = Literal["blockstorage", "identity", "functions"]
+Service = Literal["blockstorage", "identity", "functions", "copies"]
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 20.0
 _RETRY_BASE_SLEEP_SECONDS = 0.25
@@ -75,6 +75,14 @@ SERVICES: dict[Service, ServiceSpec] = {
     "identity": ServiceSpec(
         "identity", "identity", "https://identity.{region}.oci.{secondLevelDomain}", "/20160918", "identity_endpoint"
     ),
+    # Block Storage in BACKUP_COPY_REGION, where cross-region copies land (listed and pruned there).
+    "copies": ServiceSpec(
+        "blockstorage",
+        "iaas",
+        "https://iaas.{region}.{dualStack?ds.oci.:}{secondLevelDomain}",
+        "/20160918",
+        "copy_endpoint",
+    ),
     # A function's invoke endpoint is its application's own host (GetFunction's invokeEndpoint): configured.
     "functions": ServiceSpec(
         "functions_invoke",
@@ -92,16 +100,18 @@ class Operation:
 
     name: str
     service: Service
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "DELETE"]
     path: str
     response_type: str | None
     sdk_name: str
     mutating: bool = False
 
 
-def _op(name: str, service: Service, method: Literal["GET", "POST"], path: str, response_type: str | None) -> Operation:
+def _op(
+    name: str, service: Service, method: Literal["GET", "POST", "DELETE"], path: str, response_type: str | None
+) -> Operation:
     sdk_name = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-    return Operation(name, service, method, path, response_type, sdk_name, mutating=method == "POST")
+    return Operation(name, service, method, path, response_type, sdk_name, mutating=method != "GET")
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -115,6 +125,27 @@ OPERATIONS: dict[str, Operation] = {
         _op("ListVolumeGroups", "blockstorage", "GET", "/volumeGroups", "list[VolumeGroup]"),
         _op("ListCompartments", "identity", "GET", "/compartments", "list[Compartment]"),
         _op("InvokeFunction", "functions", "POST", "/functions/{functionId}/actions/invoke", None),
+        # Lifecycle: retention and cross-region copies.
+        _op("ListVolumeBackups", "blockstorage", "GET", "/volumeBackups", "list[VolumeBackup]"),
+        _op("ListBootVolumeBackups", "blockstorage", "GET", "/bootVolumeBackups", "list[BootVolumeBackup]"),
+        _op("GetVolumeBackup", "blockstorage", "GET", "/volumeBackups/{volumeBackupId}", "VolumeBackup"),
+        _op(
+            "GetBootVolumeBackup", "blockstorage", "GET", "/bootVolumeBackups/{bootVolumeBackupId}", "BootVolumeBackup"
+        ),
+        _op("DeleteVolumeBackup", "blockstorage", "DELETE", "/volumeBackups/{volumeBackupId}", None),
+        _op("DeleteBootVolumeBackup", "blockstorage", "DELETE", "/bootVolumeBackups/{bootVolumeBackupId}", None),
+        _op("CopyVolumeBackup", "blockstorage", "POST", "/volumeBackups/{volumeBackupId}/actions/copy", "VolumeBackup"),
+        _op(
+            "CopyBootVolumeBackup",
+            "blockstorage",
+            "POST",
+            "/bootVolumeBackups/{bootVolumeBackupId}/actions/copy",
+            "BootVolumeBackup",
+        ),
+        _op("ListCopiedVolumeBackups", "copies", "GET", "/volumeBackups", "list[VolumeBackup]"),
+        _op("ListCopiedBootVolumeBackups", "copies", "GET", "/bootVolumeBackups", "list[BootVolumeBackup]"),
+        _op("DeleteCopiedVolumeBackup", "copies", "DELETE", "/volumeBackups/{volumeBackupId}", None),
+        _op("DeleteCopiedBootVolumeBackup", "copies", "DELETE", "/bootVolumeBackups/{bootVolumeBackupId}", None),
     )
 }
 
@@ -184,6 +215,8 @@ class OciApi:
                 f"the {spec.name} client could not be built: the function needs its region "
                 f"(OCI_RESOURCE_PRINCIPAL_REGION, set by OCI Functions) or BACKUP_{spec.endpoint_setting.upper()}"
             ) from None
+        if spec is SERVICES["copies"] and not endpoint and self._settings.copy_region:
+            client.set_region(self._settings.copy_region)
         # One pooled connection per concurrent call, so fan-out does not reconnect.
         size = self._settings.max_concurrency
         client.session.mount("https://", OCIHTTPAdapter(pool_connections=1, pool_maxsize=size))

@@ -7,8 +7,10 @@ that needs it. Tests inject their own settings and Block Storage.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,7 +22,7 @@ from backup_handler.blockstorage import BlockStorage, OciBlockStorage
 from backup_handler.errors import BackupError, ConfigurationError, InternalError, NoTargets
 from backup_handler.payload import decode
 from backup_handler.request import BackupRequest, Shape, build_request, recognise
-from backup_handler.response import Reply, error_reply, plan_reply, result_reply
+from backup_handler.response import Reply, dry_run_reply, error_reply, plan_reply, result_reply
 from backup_handler.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ class App:
                 logs.emit(logger, logging.INFO, "invocation", outcome="nothing to do", reason=request.nothing_to_do)
                 return result_reply(RunResult(request, ()))
             if request.selector is None and len(request.targets) <= settings.batch_size:
+                if request.dry_run:
+                    return dry_run_reply(request, settings.display_name_template)
                 return result_reply(self.runner().run(request, deadline))
             return self._large(request, deadline)
         except BackupError as exc:
@@ -110,18 +114,41 @@ class App:
         return self._api
 
     def _large(self, request: BackupRequest, deadline: float) -> Reply:
-        """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches."""
-        from backup_handler.batching import Planner, explicit_then
+        """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches.
+
+        Listing and handing on run on their own thread, so a slow page or invoke call cannot hold the
+        answer past the deadline: at the deadline the run answers with what it has handed on so far
+        (504: a redelivery finishes the job) and starts no further batch.
+        """
+        from backup_handler.batching import Plan, Planner, selected_then_explicit
         from backup_handler.selection import Resolution
 
         settings = self.settings()
         answer_by = deadline - settings.deadline_margin_seconds
+        api = self.api()
         resolution = (
-            Resolution(request.selector, self.api(), lambda: answer_by - time.monotonic()) if request.selector else None
+            Resolution(request.selector, api, lambda: answer_by - time.monotonic()) if request.selector else None
         )
+        planner = Planner(settings, api, self._environ.get(FUNCTION_ID_VARIABLE))
+        plan = Plan(request)
+        outcome: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                planner.plan(request, selected_then_explicit(request, resolution), answer_by, plan)
+            except BaseException as exc:  # handed to the request thread below
+                outcome.append(exc)
+
         started = time.monotonic()
-        planner = Planner(settings, self.api(), self._environ.get(FUNCTION_ID_VARIABLE))
-        plan = planner.plan(request, explicit_then(request, resolution), answer_by)
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), name="plan", daemon=True)
+        worker.start()
+        worker.join(max(answer_by - time.monotonic(), 0))
+        if worker.is_alive():
+            plan.cancelled.set()
+            logs.emit(logger, logging.WARNING, "selection", outcome="deadline", batches=len(plan.batches))
+            return plan_reply(plan, late=True)
+        if outcome:
+            raise outcome[0]
         logs.emit(
             logger,
             logging.INFO,
@@ -136,6 +163,8 @@ class App:
             return plan_reply(plan)
         if not plan.local:
             raise NoTargets("the selector matches no AVAILABLE volume, boot volume or volume group")
+        if request.dry_run:
+            return dry_run_reply(plan.local_request(), settings.display_name_template)
         return result_reply(self.runner().run(plan.local_request(), deadline))
 
     def _decode(self, body: bytes) -> object:

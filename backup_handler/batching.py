@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backup_handler import logs
 from backup_handler.api import OciApi
-from backup_handler.errors import BackupError, ConfigurationError, DeadlineExceeded, Failure
+from backup_handler.errors import BackupError, ConfigurationError, DeadlineExceeded, Failure, InternalError
 from backup_handler.request import BackupRequest, Skip, Target
 from backup_handler.settings import Settings
+
+if TYPE_CHECKING:
+    from backup_handler.selection import Resolution
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,10 @@ class Plan:
     unlisted_skips: int = 0
     batched: int = 0
     not_attempted: list[Target] = field(default_factory=list)
+    not_handed_on: int = 0
+    """Targets not handed on because a batch failed before them or the deadline came."""
+    complete: bool = False
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def skip(self, skip: Skip) -> None:
         if len(self.skipped) < MAX_LISTED_SKIPS:
@@ -80,7 +88,12 @@ class Plan:
             "notAttempted": [
                 {"resourceId": target.resource_id, "reason": "listing failed before this target was handed on"}
                 for target in self.not_attempted
-            ],
+            ]
+            + (
+                [{"resourceId": None, "reason": f"{self.not_handed_on} more targets were not handed on"}]
+                if self.not_handed_on
+                else []
+            ),
             "batched": self.batched,
             "batches": self.batches,
         }
@@ -98,9 +111,15 @@ class Planner:
     def can_batch(self) -> bool:
         return bool(self._settings.invoke_endpoint and self._function_id)
 
-    def plan(self, request: BackupRequest, items: Iterable[Target | Skip], deadline: float) -> Plan:
-        """Read ``items`` once; run up to one batch here, or hand every batch on as it fills."""
-        plan = Plan(request)
+    def plan(
+        self, request: BackupRequest, items: Iterable[Target | Skip], deadline: float, plan: Plan | None = None
+    ) -> Plan:
+        """Read ``items`` once; run up to one batch here, or hand every batch on as it fills.
+
+        After a batch cannot be handed on, or once ``plan.cancelled`` is set (the caller has answered),
+        no further batch is started: the rest is counted in ``notAttempted`` for a redelivery to finish.
+        """
+        plan = plan or Plan(request)
         limit = self._settings.batch_size if self.can_batch else self._settings.max_targets
         seen: set[str] = set()
         pending: list[Target] = []
@@ -123,26 +142,35 @@ class Planner:
                     self._dispatch(plan, index, pending[:limit], deadline)
                     index += 1
                     pending = pending[limit:]
-        except BackupError as exc:
+        except Exception as exc:
             if index == 0:
                 raise  # nothing was handed on: the error is the answer
             # Batches were handed on; the rest is listed as not attempted, and a redelivery finishes the job.
-            failure = exc.failure()
-            plan.failures.append(
-                {"resourceId": request.selector.compartment_id if request.selector else None, **failure.to_json()}
-            )
+            failure = exc.failure() if isinstance(exc, BackupError) else InternalError("listing failed").failure()
+            if not isinstance(exc, BackupError):
+                logs.emit_defect(logger, "defect", exc)
+            compartment = request.selector.compartment_id if request.selector else None
+            plan.failures.append({"resourceId": compartment, **failure.to_json()})
             plan.retryable = plan.retryable or failure.retryable
             plan.not_attempted = pending
+            plan.complete = True
             return plan
         if index == 0:
             plan.local = pending
         elif pending:
             self._dispatch(plan, index, pending, deadline)
+        plan.complete = True
         return plan
 
     def _dispatch(self, plan: Plan, index: int, targets: list[Target], deadline: float) -> None:
+        if plan.failures or plan.cancelled.is_set():
+            plan.not_handed_on += len(targets)
+            return
+        if plan.request.dry_run:  # a dry run plans the batches and hands nothing on
+            plan.batches.append({"batch": index, "targets": len(targets), "opcRequestId": None})
+            plan.batched += len(targets)
+            return
         body = json.dumps(plan.request.batch_body(index, targets), separators=(",", ":")).encode()
-        plan.batched += len(targets)
         budget = deadline - time.monotonic()
         try:
             if budget < MIN_CALL_SECONDS:
@@ -160,12 +188,22 @@ class Planner:
             plan.retryable = plan.retryable or failure.retryable
             logs.emit(logger, logging.WARNING, "batch", batch=index, targets=len(targets), code=failure.code)
             return
+        plan.batched += len(targets)
         plan.batches.append({"batch": index, "targets": len(targets), "opcRequestId": answer.opc_request_id})
         logs.emit(logger, logging.INFO, "batch", batch=index, targets=len(targets), opcRequestId=answer.opc_request_id)
 
 
-def explicit_then(request: BackupRequest, resolved: Iterable[Target | Skip] | None) -> Iterable[Target | Skip]:
-    """The request's own targets, then what its selector resolves to."""
-    yield from request.targets
-    if resolved is not None:
-        yield from resolved
+def selected_then_explicit(request: BackupRequest, resolution: Resolution | None) -> Iterator[Target | Skip]:
+    """What the selector resolves to (volume groups first), then the request's own targets.
+
+    An explicit volume that belongs to a selected group is backed up through the group, like a
+    selected one: backing up both at once would make one of them a 409.
+    """
+    if resolution is not None:
+        yield from resolution
+    for target in request.targets:
+        group = resolution.members.get(target.resource_id) if resolution is not None else None
+        if group is not None:
+            yield Skip(resource_id=target.resource_id, reason=f"backed up through its volume group {group}")
+        else:
+            yield target

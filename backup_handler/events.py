@@ -15,6 +15,8 @@ a body of a million bad items costs one validation error, not a million.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -28,6 +30,7 @@ from backup_handler.ocids import (
     VolumeGroupOcid,
     VolumeOcid,
     kind_of,
+    normalize,
 )
 
 _SOURCE = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
@@ -204,6 +207,7 @@ class ScheduleTick(BaseModel):
         None, alias="volumeGroupIds", min_length=1
     )
     selector: Selector | None = None
+    dry_run: bool = Field(False, alias="dryRun")
 
     @property
     def resource_ids(self) -> list[str]:
@@ -227,6 +231,7 @@ class ManualRequest(BaseModel):
     freeform_tags: FreeformTags | None = Field(None, alias="freeformTags")
     defined_tags: DefinedTags | None = Field(None, alias="definedTags")
     kms_key_id: KmsKeyId | None = Field(None, alias="kmsKeyId")
+    dry_run: bool = Field(False, alias="dryRun")
     idempotency_key: str | None = Field(
         None, alias="idempotencyKey", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"
     )
@@ -272,6 +277,10 @@ class BatchTarget(BaseModel):
             raise ValueError(f"id must be a {self.kind} OCID")
         return self
 
+    @property
+    def ocid(self) -> str:
+        return normalize(self.id)
+
 
 class BatchBody(BaseModel):
     """Part of a large trigger, handed by this function to a detached invocation of itself.
@@ -291,7 +300,18 @@ class BatchBody(BaseModel):
     time_label: str = Field(alias="timeLabel", min_length=1, max_length=255)
     batch: int = Field(ge=0, le=100_000)
     type: BackupType
+    display_name: DisplayName | None = Field(None, alias="displayName")
     freeform_tags: FreeformTags = Field({}, alias="freeformTags")
     defined_tags: DefinedTags | None = Field(None, alias="definedTags")
     kms_key_id: KmsKeyId | None = Field(None, alias="kmsKeyId")
+    dry_run: bool = Field(False, alias="dryRun")
     targets: Annotated[list[BatchTarget], at_most(MAX_SCHEDULE_TARGETS)] = Field(min_length=1)
+
+    def scope(self) -> str:
+        """A digest of everything that shapes a backup's body: part of the batch's retry tokens.
+
+        A body sent by someone else, shaped differently under a real parent's key, then gets
+        tokens of its own: it can make its own backups, never collide with the real ones.
+        """
+        shape = self.model_dump(mode="json", by_alias=True, exclude={"batch", "targets"})
+        return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:32]

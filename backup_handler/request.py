@@ -85,6 +85,10 @@ class BackupRequest(BaseModel):
     """Targets still to be resolved by listing (:mod:`backup_handler.selection`), besides ``targets``."""
     batch: int | None = None
     """The index of this batch when a parent invocation handed it on."""
+    dry_run: bool = False
+    """Answer what would be done; call no mutating API."""
+    retention: dict[str, Any] = {}
+    """Immutability fields every create carries (from configuration only)."""
     single: bool = False
     """A manual request for one backup: answered with the VolumeBackup itself."""
     nothing_to_do: str | None = None
@@ -115,6 +119,7 @@ class BackupRequest(BaseModel):
             body["definedTags"] = self.defined_tags
         if self.kms_key_id and target.kind != "volumeGroup":  # a group backup uses its volumes' own keys
             body["kmsKeyId"] = self.kms_key_id
+        body.update(self.retention)
         return body
 
     def batch_body(self, index: int, targets: list[Target]) -> dict[str, Any]:
@@ -128,6 +133,8 @@ class BackupRequest(BaseModel):
             "timeLabel": self.time_label,
             "batch": index,
             "type": self.backup_type,
+            "displayName": self.display_name,
+            "dryRun": self.dry_run,
             "freeformTags": {k: v for k, v in self.freeform_tags.items() if k not in stamped},
             "definedTags": self.defined_tags,
             "kmsKeyId": self.kms_key_id,
@@ -187,6 +194,9 @@ def build_request(
         request = _from_schedule(tick, settings, now, empty=value is EMPTY)
     else:
         request = _from_manual(_validate(ManualRequest, value, "backup request"), settings, now)
+    request = request.model_copy(
+        update={"retention": settings.retention_fields(), "dry_run": _dry_run(value, settings)}
+    )
     if len(request.targets) > settings.max_targets:
         raise InvalidRequest(
             f"the {trigger} names {len(request.targets)} volumes; at most {settings.max_targets} "
@@ -194,6 +204,10 @@ def build_request(
             errors=[{"field": "(targets)", "problem": f"more than {settings.max_targets} volumes"}],
         )
     return request
+
+
+def _dry_run(value: Any, settings: Settings) -> bool:
+    return settings.dry_run or (isinstance(value, dict) and value.get("dryRun") is True)
 
 
 def _json_kind(value: Any) -> str:
@@ -440,11 +454,13 @@ def _allowed_kms_key(requested: str | None, settings: Settings) -> str | None:
 
 def _from_batch(batch: BatchBody, settings: Settings) -> BackupRequest:
     """A batch is checked as its parent's request was: configuration still decides tags and keys."""
+    targets = {target.ocid: Target(kind=target.kind, resource_id=target.ocid) for target in batch.targets}
     return BackupRequest(
         trigger=batch.trigger,
         source_ref=batch.source_ref,
-        idempotency_key=batch.idempotency_key,
-        targets=tuple(Target(kind=target.kind, resource_id=target.id) for target in batch.targets),
+        idempotency_key=f"batch:{batch.scope()}:{batch.idempotency_key}",
+        targets=tuple(targets.values()),
+        display_name=batch.display_name,
         batch=batch.batch,
         time_label=batch.time_label,
         backup_type=batch.type,

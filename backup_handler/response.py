@@ -23,6 +23,7 @@ from backup_handler.errors import BackupError, DeadlineExceeded, Failure, Intern
 
 if TYPE_CHECKING:
     from backup_handler.batching import Plan
+    from backup_handler.request import BackupRequest
 
 RETRY_TOKEN_REGENERATED_HEADER = "Backup-Retry-Token-Regenerated"
 
@@ -109,8 +110,26 @@ def _error(outcome: Outcome) -> dict[str, Any]:
     return {"resourceId": outcome.target.resource_id, **error}
 
 
-def plan_reply(plan: Plan) -> Reply:
-    """A large trigger handed on in batches: the plan, 502 when a batch could not be handed on but could be."""
-    failed = bool(plan.failures) or bool(plan.not_attempted)
-    status = 502 if failed else 200
-    return Reply(status, plan.document(), trigger=plan.request.trigger, redeliver=502 if plan.retryable else None)
+def plan_reply(plan: Plan, *, late: bool = False) -> Reply:
+    """A large trigger handed on in batches: its plan. 502 when something was not handed on but could be;
+    504 when the deadline came while listing or handing on (a redelivery finishes the job)."""
+    document = plan.document()
+    if late:
+        document["message"] = "the deadline came while the selection was listed or handed on; redeliver to finish"
+        return Reply(504, document, trigger=plan.request.trigger, redeliver=504)
+    failed = bool(plan.failures) or bool(plan.not_attempted) or bool(plan.not_handed_on)
+    return Reply(
+        502 if failed else 200, document, trigger=plan.request.trigger, redeliver=502 if plan.retryable else None
+    )
+
+
+def dry_run_reply(request: BackupRequest, template: str, extra: dict[str, Any] | None = None) -> Reply:
+    """What a run would do, calling no mutating API: the create bodies it would send, and what it would skip."""
+    document: dict[str, Any] = {
+        "trigger": request.trigger,
+        "dryRun": True,
+        "wouldCreate": [{"resourceId": t.resource_id, "body": request.api_body(t, template)} for t in request.targets],
+        "skipped": [skip.to_json() for skip in request.skipped],
+        **(extra or {}),
+    }
+    return Reply(200, document, trigger=request.trigger)

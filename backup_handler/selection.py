@@ -18,9 +18,8 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from backup_handler import logs
 from backup_handler.api import OciApi
-from backup_handler.errors import DeadlineExceeded
+from backup_handler.errors import DeadlineExceeded, InvalidRequest
 from backup_handler.events import Selector
 from backup_handler.ocids import TargetKind, kind_of, normalize
 from backup_handler.request import Skip, Target
@@ -31,6 +30,7 @@ AVAILABLE = "AVAILABLE"
 # Compartments a selector may reach through includeSubcompartments.
 MAX_COMPARTMENTS = 1000
 MIN_CALL_SECONDS = 0.25
+_TOO_MANY_COMPARTMENTS = "reaches too many compartments"
 _LISTS: tuple[tuple[TargetKind, str], ...] = (("volume", "ListVolumes"), ("bootVolume", "ListBootVolumes"))
 
 
@@ -59,16 +59,19 @@ class Resolution:
         self._api = api
         self._remaining = remaining
         self.list_calls = 0
+        self.members: dict[str, str] = {}
+        """Each member volume of a selected group → the group it is backed up through (filled as groups are listed)."""
 
     def __iter__(self) -> Iterator[Target | Skip]:
         compartments = list(self._compartments())
-        members: dict[str, str] = {}  # volume id → the selected group it is backed up through
+        members = self.members
         if "volumeGroup" in self._selector.kinds:
             for compartment in compartments:
                 for group in self._listed("ListVolumeGroups", compartment):
                     group_id = group.get("id")
                     if isinstance(group_id, str) and kind_of(group_id) == "volumeGroup":
-                        for member in group.get("volumeIds") or []:
+                        member_ids = group.get("volumeIds")
+                        for member in member_ids if isinstance(member_ids, list) else []:
                             if isinstance(member, str):
                                 members[normalize(member)] = normalize(group_id)
                         yield Target(kind="volumeGroup", resource_id=normalize(group_id))
@@ -117,9 +120,12 @@ class Resolution:
                     child = compartment.get("id")
                     if not isinstance(child, str) or child in seen or compartment.get("lifecycleState") != "ACTIVE":
                         continue
-                    if len(seen) >= MAX_COMPARTMENTS:
-                        logs.emit(logger, logging.WARNING, "selector", note="compartment tree cut", at=MAX_COMPARTMENTS)
-                        return
+                    if len(seen) > MAX_COMPARTMENTS:
+                        raise InvalidRequest(
+                            f"the compartment tree below the selector's compartment holds more than {MAX_COMPARTMENTS} "
+                            "compartments; select a narrower compartment",
+                            errors=[{"field": "selector.includeSubcompartments", "problem": _TOO_MANY_COMPARTMENTS}],
+                        )
                     seen.add(child)
                     queue.append(child)
                     yield child

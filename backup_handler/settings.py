@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backup_handler.errors import ConfigurationError
 from backup_handler.events import MAX_SCHEDULE_TARGETS, AlarmTransition, ConfiguredTags, KmsKeyId, Selector
@@ -77,6 +77,33 @@ class Settings(BaseModel):
     invoke_endpoint: str | None = Field(None, max_length=2048)
     """This function's invoke endpoint (`fn inspect function ... invokeEndpoint`): enables batches."""
 
+    retention_keep_last: int | None = Field(None, ge=1, le=10_000)
+    """Keep this many of the function's own AVAILABLE backups per volume; delete older ones."""
+
+    retention_max_age_days: int | None = Field(None, ge=1, le=36_500)
+    """Delete the function's own backups older than this many days (never a volume's newest AVAILABLE one)."""
+
+    retention_period_days: int | None = Field(None, ge=1, le=36_500)
+    """retentionPeriod set on every backup: the API refuses to delete it earlier when locked."""
+
+    retention_lock: bool = False
+    """isRetentionLockEnabled on every backup: immutable for BACKUP_RETENTION_PERIOD_DAYS."""
+
+    prevent_deletion: bool = False
+    """isPreventDeletionEnabled on every backup."""
+
+    copy_region: str | None = Field(None, pattern=r"^[a-z]{2,}-[a-z]+-[0-9]+$", max_length=64)
+    """Region each of the function's backups is copied to once AVAILABLE (CopyVolumeBackup)."""
+
+    copy_kms_key_id: KmsKeyId | None = None
+    """Vault key (in the destination region) copies are encrypted with."""
+
+    copy_endpoint: str | None = Field(None, max_length=2048)
+    """Block Storage endpoint of the copy region (private endpoints, the local emulator)."""
+
+    dry_run: bool = False
+    """Answer what would be created, copied and deleted, and call no mutating API."""
+
     max_concurrency: int = Field(16, ge=1, le=64)
     """Backups created at once for a multi-target trigger."""
 
@@ -125,7 +152,7 @@ class Settings(BaseModel):
             raise ValueError("cannot be rendered") from exc
         return template
 
-    @field_validator("blockstorage_endpoint", "identity_endpoint", "invoke_endpoint")
+    @field_validator("blockstorage_endpoint", "identity_endpoint", "invoke_endpoint", "copy_endpoint")
     @classmethod
     def _plain_endpoint(cls, endpoint: str | None) -> str | None:
         if endpoint is None:
@@ -157,6 +184,30 @@ class Settings(BaseModel):
             except ValueError as exc:
                 raise ValueError('must be a JSON object such as {"team": "storage"}') from exc
         return value
+
+    @model_validator(mode="after")
+    def _lock_needs_a_period(self) -> Settings:
+        if (self.retention_lock or self.prevent_deletion) and self.retention_period_days is None:
+            raise ValueError(
+                "BACKUP_RETENTION_LOCK and BACKUP_PREVENT_DELETION need BACKUP_RETENTION_PERIOD_DAYS (how long)"
+            )
+        return self
+
+    @property
+    def lifecycle(self) -> bool:
+        """Whether backup-end events and schedule ticks have retention or copy work to do."""
+        return bool(self.retention_keep_last or self.retention_max_age_days or self.copy_region)
+
+    def retention_fields(self) -> dict[str, Any]:
+        """What every create carries for immutability; only configuration sets it."""
+        fields: dict[str, Any] = {}
+        if self.retention_period_days:
+            fields["retentionPeriod"] = {"retentionTimeUnit": "DAYS", "retentionTimeAmount": self.retention_period_days}
+        if self.retention_lock:
+            fields["isRetentionLockEnabled"] = True
+        if self.prevent_deletion:
+            fields["isPreventDeletionEnabled"] = True
+        return fields
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
