@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from backup_handler import logs
 from backup_handler.api import OciApi
@@ -22,8 +23,19 @@ from backup_handler.blockstorage import BlockStorage, OciBlockStorage
 from backup_handler.errors import BackupError, ConfigurationError, InternalError, NoTargets
 from backup_handler.payload import decode
 from backup_handler.request import BackupRequest, Shape, build_request, recognise
-from backup_handler.response import Reply, dry_run_reply, error_reply, plan_reply, result_reply
+from backup_handler.response import (
+    Reply,
+    dry_run_reply,
+    error_reply,
+    lifecycle_reply,
+    merge_lifecycle,
+    plan_reply,
+    result_reply,
+)
 from backup_handler.settings import Settings
+
+if TYPE_CHECKING:
+    from backup_handler.lifecycle import Lifecycle
 
 logger = logging.getLogger(__name__)
 PACKAGE_LOGGER = "backup_handler"
@@ -90,13 +102,15 @@ class App:
             trigger = recognise(value)
             settings = self.settings()
             request = build_request(value, headers=headers, settings=settings, now=datetime.now(UTC), trigger=trigger)
+            if request.lifecycle_backup is not None:
+                return self._after_backup(request, deadline)
             if request.nothing_to_do is not None:
                 logs.emit(logger, logging.INFO, "invocation", outcome="nothing to do", reason=request.nothing_to_do)
                 return result_reply(RunResult(request, ()))
             if request.selector is None and len(request.targets) <= settings.batch_size:
                 if request.dry_run:
                     return dry_run_reply(request, settings.display_name_template)
-                return result_reply(self.runner().run(request, deadline))
+                return self._with_lifecycle(request, self.runner().run(request, deadline), deadline)
             return self._large(request, deadline)
         except BackupError as exc:
             level = logging.ERROR if exc.retryable else logging.INFO
@@ -112,6 +126,30 @@ class App:
         if self._api is None:
             self._api = OciApi(self.settings())
         return self._api
+
+    def lifecycle(self) -> Lifecycle:
+        from backup_handler.lifecycle import Lifecycle
+
+        return Lifecycle(self.settings(), self.api(), self.runner().limiter)
+
+    def _after_backup(self, request: BackupRequest, deadline: float) -> Reply:
+        """A backup-end event: retention and copies for that backup's volume; never a new backup."""
+        settings = self.settings()
+        answer_by = deadline - settings.deadline_margin_seconds
+        assert request.lifecycle_backup is not None
+        outcome = self.lifecycle().after_backup(request.lifecycle_backup, answer_by, dry_run=request.dry_run)
+        return lifecycle_reply(request, outcome)
+
+    def _with_lifecycle(self, request: BackupRequest, result: RunResult, deadline: float) -> Reply:
+        """A schedule tick's summary, with the catch-up of retention and copies for the volumes it backed up."""
+        reply = result_reply(result)
+        settings = self.settings()
+        if request.trigger != "schedule" or not settings.lifecycle or result.late:
+            return reply
+        answer_by = deadline - settings.deadline_margin_seconds
+        created = [outcome.backup for outcome in result.of("created") if outcome.backup]
+        outcome = self.lifecycle().catch_up(created, answer_by, dry_run=request.dry_run)
+        return merge_lifecycle(reply, outcome)
 
     def _large(self, request: BackupRequest, deadline: float) -> Reply:
         """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches.
@@ -165,7 +203,8 @@ class App:
             raise NoTargets("the selector matches no AVAILABLE volume, boot volume or volume group")
         if request.dry_run:
             return dry_run_reply(plan.local_request(), settings.display_name_template)
-        return result_reply(self.runner().run(plan.local_request(), deadline))
+        local = plan.local_request()
+        return self._with_lifecycle(local, self.runner().run(local, deadline), deadline)
 
     def _decode(self, body: bytes) -> object:
         """The body's JSON within the configured limits (the defaults while the configuration is invalid:

@@ -89,6 +89,8 @@ class BackupRequest(BaseModel):
     """Answer what would be done; call no mutating API."""
     retention: dict[str, Any] = {}
     """Immutability fields every create carries (from configuration only)."""
+    lifecycle_backup: str | None = None
+    """A backup-end event of this backup: retention and copies to run (never a new backup)."""
     single: bool = False
     """A manual request for one backup: answered with the VolumeBackup itself."""
     nothing_to_do: str | None = None
@@ -286,6 +288,15 @@ def is_about_a_backup(event: CloudEvent) -> bool:
     return "backup" in event.event_type.lower() or (isinstance(resource_id, str) and is_backup(resource_id))
 
 
+_BACKUP_END_TYPES = ("createvolumebackup.end", "createbootvolumebackup.end")
+
+
+def _is_backup_end(event: CloudEvent) -> bool:
+    """A backup finished successfully: the event that drives retention and copies."""
+    details = (event.data.additional_details if event.data else None) or {}
+    return event.event_type.lower().endswith(_BACKUP_END_TYPES) and details.get("status") != "operationFailed"
+
+
 def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
     common: dict[str, Any] = {
         "trigger": "event",
@@ -299,6 +310,8 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
     data = event.data
     resource_id = bounded_field(data.resource_id) if data and data.resource_id else None
     if is_about_a_backup(event):
+        if settings.lifecycle and _is_backup_end(event) and resource_id and is_backup(resource_id):
+            return BackupRequest(**common, lifecycle_backup=normalize(resource_id))
         reason = f"{event.event_type} is about a backup; events about backups never start backups"
         return BackupRequest(**common, nothing_to_do=reason, skipped=(Skip(resource_id=resource_id, reason=reason),))
     if data is None:

@@ -23,6 +23,7 @@ from backup_handler.errors import BackupError, DeadlineExceeded, Failure, Intern
 
 if TYPE_CHECKING:
     from backup_handler.batching import Plan
+    from backup_handler.lifecycle import LifecycleResult
     from backup_handler.request import BackupRequest
 
 RETRY_TOKEN_REGENERATED_HEADER = "Backup-Retry-Token-Regenerated"
@@ -133,3 +134,30 @@ def dry_run_reply(request: BackupRequest, template: str, extra: dict[str, Any] |
         **(extra or {}),
     }
     return Reply(200, document, trigger=request.trigger)
+
+
+def lifecycle_reply(request: BackupRequest, outcome: LifecycleResult) -> Reply:
+    """A backup-end event: what retention deleted and what was copied; 502 when a redelivery could do the rest."""
+    document: dict[str, Any] = {
+        "trigger": request.trigger,
+        "backups": [],
+        "skipped": [],
+        "errors": outcome.errors,
+        "pending": [],
+        "notAttempted": [],
+        **outcome.document(),
+    }
+    if request.dry_run:
+        document["dryRun"] = True
+    if outcome.errors:
+        return Reply(502, document, trigger=request.trigger, redeliver=502 if outcome.retryable else None)
+    return Reply(200, document, trigger=request.trigger)
+
+
+def merge_lifecycle(reply: Reply, outcome: LifecycleResult) -> Reply:
+    """A run summary with its lifecycle catch-up: ``deleted`` and ``copied``, and any lifecycle errors."""
+    document = {**reply.document, **outcome.document(), "errors": [*reply.document["errors"], *outcome.errors]}
+    if not outcome.errors:
+        return Reply(reply.status, document, reply.headers, reply.trigger, reply.redeliver)
+    redeliver = reply.redeliver or (502 if outcome.retryable else None)
+    return Reply(max(reply.status, 502), document, reply.headers, reply.trigger, redeliver)

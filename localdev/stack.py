@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 
 from localdev.credentials import Credentials, Identity, function_environment
@@ -53,6 +54,37 @@ class LocalStack:
             self._tmp.cleanup()
 
     def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class BackupEndPump:
+    """Delivers an emulator's backup-end events as they happen: polls
+    :meth:`~localdev.emulator.BlockStorageEmulator.backup_end_events` every ``interval`` seconds
+    from a thread of its own, so every :meth:`~localdev.emulator.BlockStorageEmulator.on_backup_end`
+    callback is called soon after a backup becomes ``AVAILABLE``."""
+
+    def __init__(self, emulator: BlockStorageEmulator, interval: float = 0.05) -> None:
+        self.emulator = emulator
+        self.interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backup-end-pump", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            self.emulator.backup_end_events()
+
+    def start(self) -> BackupEndPump:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> BackupEndPump:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

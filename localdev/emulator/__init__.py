@@ -2,8 +2,15 @@
 
 It serves, over HTTP on loopback, the paths the function uses:
 
-- ``POST /20160918/volumeBackups`` and ``POST /20160918/bootVolumeBackups``
-- ``GET /20160918/volumeBackups[/{id}]``, ``GET /20160918/bootVolumeBackups[/{id}]``
+- ``POST /20160918/volumeBackups`` and ``POST /20160918/bootVolumeBackups`` (with the retention
+  fields: ``retentionPeriod``, ``isRetentionLockEnabled``, ``isPreventDeletionEnabled``,
+  ``isIndefiniteRetentionEnabled``)
+- ``GET /20160918/volumeBackups[/{id}]``, ``GET /20160918/bootVolumeBackups[/{id}]``; the lists need
+  ``compartmentId`` and filter by volume, lifecycle state, source backup and display name, sorted by
+  ``TIMECREATED`` or ``DISPLAYNAME``
+- ``DELETE`` and ``PUT /20160918/volumeBackups/{id}`` (and ``bootVolumeBackups``): delete
+  (→ ``TERMINATED``) and update, both bound by retention locks; ``POST …/{id}/actions/copy`` copies
+  a backup into another region's emulator linked with :meth:`~BlockStorageEmulator.add_region`
 - ``GET /20160918/volumes[/{id}]`` and ``GET /20160918/bootVolumes[/{id}]``, filtered by compartment,
   availability domain, volume group and (volumes) lifecycle state
 - ``GET /20160918/volumeGroups[/{id}]``; ``POST /20160918/volumeGroupBackups`` (one member backup per
@@ -24,13 +31,17 @@ and like the service it:
   progress, through its group or not (409 ``Conflict``), and keeps ``opc-retry-token`` semantics;
 - answers 400 ``MissingParameter`` / ``InvalidParameter`` for a missing or malformed query parameter;
 - optionally throttles bursts: above ``max_concurrent_creates`` creates (group backups included) at
-  once, 429 ``TooManyRequests``.
+  once, 429 ``TooManyRequests``; above ``max_concurrent_copies`` copies in progress, 429 too.
 
 Faults are injected by schedule from the test's side (:meth:`BlockStorageEmulator.inject`):
 ``the next N creates answer 429/500/503``, ``drop the connection`` (before or after the
 create is carried out), ``add latency``, ``answer with these raw bytes``. State is inspected
 in-process (:meth:`~BlockStorageEmulator.backups`, :attr:`~BlockStorageEmulator.calls`);
-there is no admin HTTP surface for a client to find.
+there is no admin HTTP surface for a client to find. For lifecycle tests, backups made outside
+the API are seeded with :meth:`~BlockStorageEmulator.add_backup`, simulated time passes with
+:meth:`~BlockStorageEmulator.advance`, and backup-end events (CloudEvents 0.1) are collected with
+:meth:`~BlockStorageEmulator.backup_end_events` / :meth:`~BlockStorageEmulator.on_backup_end`
+(:class:`localdev.stack.BackupEndPump` delivers them from a thread).
 
 Modules, one job each:
 
@@ -43,8 +54,12 @@ Modules, one job each:
 - :mod:`.faults` — :class:`Fault` and how faults are matched and consumed;
 - :mod:`.throttle` — the limit on concurrent creates;
 - :mod:`.state` — the resources, one store per family;
-- :mod:`.volumes`, :mod:`.backups`, :mod:`.groups` (volume groups and their backups),
-  :mod:`.compartments` (Identity) — the resource families' stores and operations;
+- :mod:`.volumes`, :mod:`.backups` (create, get, list), :mod:`.lifecycle` (delete, update),
+  :mod:`.copies` (cross-region copies and their limit), :mod:`.groups` (volume groups and their
+  backups), :mod:`.compartments` (Identity) — the resource families' stores and operations;
+- :mod:`.retention` — retention fields, their checks and what a lock forbids;
+- :mod:`.clock` — the emulator's clock, which tests move forward;
+- :mod:`.events` — backup-end events as OCI Events delivers them;
 - :mod:`.pagination` — list pages.
 """
 

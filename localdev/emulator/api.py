@@ -9,20 +9,43 @@ emulator's lock, so a handler needs no locking of its own.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from localdev.emulator.clock import Clock
     from localdev.emulator.state import State
 
 API = "/20160918"
+DEFAULT_REGION = "us-ashburn-1"
+_REGION_KEYS = {
+    "us-ashburn-1": "iad",
+    "us-phoenix-1": "phx",
+    "us-sanjose-1": "sjc",
+    "eu-frankfurt-1": "fra",
+    "eu-amsterdam-1": "ams",
+    "uk-london-1": "lhr",
+    "ap-tokyo-1": "nrt",
+    "ca-toronto-1": "yyz",
+}
 
 
 def now() -> str:
     """The current time as the API writes it (RFC 3339, milliseconds, ``Z``)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def region_key(region: str) -> str:
+    """The short key OCIDs carry for a region (``iad`` for ``us-ashburn-1``; the name itself when unknown)."""
+    return _REGION_KEYS.get(region, region)
+
+
+def new_ocid(resource_type: str, region: str) -> str:
+    """A fresh OCID of a regional resource."""
+    return f"ocid1.{resource_type}.oc1.{region_key(region)}.{uuid.uuid4().hex}{uuid.uuid4().hex[:20]}"
 
 
 def is_create(operation: str) -> bool:
@@ -106,9 +129,27 @@ class Service(Protocol):
     """What of the emulator a handler may use: its resources and the settings a test turns."""
 
     state: State
+    region: str
+    clock: Clock
     in_progress_seconds: float
     page_size: int
     extra_backup_fields: dict[str, Any]
+    copy_seconds: float
+    max_concurrent_copies: int
+
+    def peer(self, region: str) -> Peer | None:
+        """The emulator of another region linked to this one, if any."""
+        ...
+
+
+class Peer(Protocol):
+    """What an emulator offers another region's: taking in a copy of one of its backups."""
+
+    region: str
+
+    def accept_copy(self, source: Mapping[str, Any], body: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+        """Start a copy of ``source`` in this region, in progress for ``seconds``; the new backup."""
+        ...
 
 
 Handler = Callable[[Service, Request], Response]

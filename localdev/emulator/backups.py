@@ -1,10 +1,19 @@
-"""Volume backups and boot volume backups: Create (with retry tokens), Get and List.
+"""Volume backups and boot volume backups: the store, Create (with retry tokens), Get and List.
 
 Like the service, a create 404s an unknown volume, refuses a second backup of a volume while
 one is in progress (409 ``Conflict``), and keeps ``opc-retry-token`` semantics: the same token
 with the same body returns the original response; with a different body, 409 ``Conflict``; a
 token whose backup was deleted answers 409 ``InvalidatedRetryToken``. A backup is ``CREATING``
-for the service's ``in_progress_seconds``, then ``AVAILABLE``.
+for the service's ``in_progress_seconds`` (a copy: its own window), then ``AVAILABLE``; only a
+``CREATING`` backup moves on by itself (a ``TERMINATED`` or seeded one keeps its state). A create
+takes the retention fields of :mod:`.retention` and is stamped with the service's clock.
+
+ListVolumeBackups / ListBootVolumeBackups take what the SDK sends: ``compartmentId`` (required,
+400 ``MissingParameter`` otherwise), ``volumeId`` / ``bootVolumeId``, ``lifecycleState``,
+``sourceVolumeBackupId`` / ``sourceBootVolumeBackupId``, ``displayName``, ``sortBy``
+(``TIMECREATED``, newest first by default, or ``DISPLAYNAME``, A to Z by default, case-sensitive)
+and ``sortOrder`` (``ASC`` / ``DESC``). Without ``sortBy``, items keep the order they were made in.
+Delete, Update and Copy are in :mod:`.lifecycle` and :mod:`.copies`.
 """
 
 from __future__ import annotations
@@ -12,17 +21,33 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
-from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object, not_found, now
+from localdev.emulator import retention
+from localdev.emulator.api import (
+    ErrorResponse,
+    Request,
+    Response,
+    Service,
+    json_object,
+    new_ocid,
+    not_found,
+    query_choice,
+    query_value,
+)
+from localdev.emulator.clock import parse, stamp
 from localdev.emulator.pagination import page
 
 Kind = Literal["volume", "bootVolume"]
-_ID_FIELD: dict[Kind, str] = {"volume": "volumeId", "bootVolume": "bootVolumeId"}
+ID_FIELD: dict[Kind, str] = {"volume": "volumeId", "bootVolume": "bootVolumeId"}
+SOURCE_FIELD: dict[Kind, str] = {"volume": "sourceVolumeBackupId", "bootVolume": "sourceBootVolumeBackupId"}
 _OCID_TYPE: dict[Kind, str] = {"volume": "volumebackup", "bootVolume": "bootvolumebackup"}
-_OPTIONAL_FIELDS = frozenset({"type", "displayName", "freeformTags", "definedTags", "kmsKeyId"})
+_OPTIONAL_FIELDS = frozenset({"type", "displayName", "freeformTags", "definedTags", "kmsKeyId"}) | retention.FIELDS
+STATES = frozenset({"CREATING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY", "REQUEST_RECEIVED"})
+SOURCE_TYPES = frozenset({"MANUAL", "SCHEDULED"})
 
 
 @dataclass
@@ -36,18 +61,27 @@ class TokenRecord:
 
 @dataclass
 class BackupStore:
-    """Every backup of either kind, by OCID, with what retry tokens and in-progress checks need."""
+    """Every backup of either kind, by OCID, with what retry tokens, in-progress checks and events need."""
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: dict[str, float] = field(default_factory=dict)  # monotonic
+    windows: dict[str, float] = field(default_factory=dict)  # an in-progress window of its own (copies)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
     latest: dict[str, str] = field(default_factory=dict)  # volume → its newest backup
+    announce: list[str] = field(default_factory=list)  # created backups whose end is not yet announced
+
+    def state(self, backup_id: str, in_progress_seconds: float) -> str:
+        """The backup's lifecycle state now."""
+        state: str = self.records[backup_id]["lifecycleState"]
+        window = self.windows.get(backup_id, in_progress_seconds)
+        if state == "CREATING" and time.monotonic() - self.created_at[backup_id] >= window:
+            return "AVAILABLE"
+        return state
 
     def view(self, backup_id: str, in_progress_seconds: float) -> dict[str, Any]:
-        """The backup as the API shows it now (``AVAILABLE`` once no longer in progress)."""
+        """The backup as the API shows it now."""
         backup = dict(self.records[backup_id])
-        if time.monotonic() - self.created_at[backup_id] >= in_progress_seconds:
-            backup["lifecycleState"] = "AVAILABLE"
+        backup["lifecycleState"] = self.state(backup_id, in_progress_seconds)
         return backup
 
     def in_progress(self, volume_id: str, in_progress_seconds: float) -> bool:
@@ -55,12 +89,37 @@ class BackupStore:
         return (
             backup_id is not None
             and backup_id in self.records
-            and time.monotonic() - self.created_at[backup_id] < in_progress_seconds
+            and self.state(backup_id, in_progress_seconds) == "CREATING"
         )
 
+    def live(self, backup_id: str) -> bool:
+        """Whether the backup exists and is not terminated (what a retry token needs to stay valid)."""
+        record = self.records.get(backup_id)
+        return record is not None and record["lifecycleState"] not in ("TERMINATING", "TERMINATED")
+
     def delete(self, backup_id: str) -> None:
-        """Delete a backup; a retry token that created it is then invalidated."""
+        """Forget a backup altogether; a retry token that created it is then invalidated."""
         self.records.pop(backup_id, None)
+
+    def ended(self, in_progress_seconds: float) -> list[dict[str, Any]]:
+        """Created backups that have become ``AVAILABLE`` since last asked, each once, in order."""
+        ended, waiting = [], []
+        for backup_id in self.announce:
+            state = self.state(backup_id, in_progress_seconds) if backup_id in self.records else "GONE"
+            if state == "AVAILABLE":
+                ended.append(self.view(backup_id, in_progress_seconds))
+            elif state == "CREATING":
+                waiting.append(backup_id)
+        self.announce = waiting
+        return ended
+
+
+def find(service: Service, backup_id: str, kind: Kind) -> dict[str, Any]:
+    """A backup of ``kind`` that is not terminated (404 ``NotAuthorizedOrNotFound`` otherwise)."""
+    record = service.state.backups.records.get(backup_id)
+    if record is None or ID_FIELD[kind] not in record or record["lifecycleState"] == "TERMINATED":
+        raise not_found(backup_id)
+    return record
 
 
 def create_volume_backup(service: Service, request: Request) -> Response:
@@ -88,20 +147,32 @@ def list_boot_volume_backups(service: Service, request: Request) -> Response:
 
 
 def _list(service: Service, request: Request, kind: Kind) -> Response:
-    id_field = _ID_FIELD[kind]
-    wanted = request.query.get(id_field)
+    wanted = {
+        "compartmentId": query_value(request, "compartmentId", required=True),
+        ID_FIELD[kind]: query_value(request, ID_FIELD[kind]),
+        SOURCE_FIELD[kind]: query_value(request, SOURCE_FIELD[kind]),
+        "displayName": query_value(request, "displayName"),
+        "lifecycleState": query_choice(request, "lifecycleState", STATES),
+    }
+    sort_by = query_choice(request, "sortBy", frozenset({"TIMECREATED", "DISPLAYNAME"}))
+    sort_order = query_choice(request, "sortOrder", frozenset({"ASC", "DESC"}))
+    filters = [(name, value) for name, value in wanted.items() if value is not None]
     store = service.state.backups
     items = [
-        store.view(backup_id, service.in_progress_seconds)
-        for backup_id, backup in store.records.items()
-        if id_field in backup and (wanted is None or backup[id_field] == wanted[0])
+        backup
+        for backup in (store.view(backup_id, service.in_progress_seconds) for backup_id in store.records)
+        if ID_FIELD[kind] in backup and all(backup.get(name) == value for name, value in filters)
     ]
+    if sort_by == "DISPLAYNAME":
+        items.sort(key=lambda backup: str(backup["displayName"]), reverse=sort_order == "DESC")
+    elif sort_by == "TIMECREATED" or sort_order is not None:
+        items.sort(key=lambda backup: parse(backup["timeCreated"]), reverse=sort_order != "ASC")
     return page(items, request.query, service.page_size)
 
 
 def _validate(kind: Kind, body: dict[str, Any], token: str | None) -> str:
     """The volume a create names; raises 400 ``InvalidParameter`` for what the API refuses."""
-    id_field = _ID_FIELD[kind]
+    id_field = ID_FIELD[kind]
     unknown = set(body) - _OPTIONAL_FIELDS - {id_field}
     if unknown:
         raise ErrorResponse(400, "InvalidParameter", f"Unknown field(s): {', '.join(sorted(unknown))}")
@@ -115,6 +186,7 @@ def _validate(kind: Kind, body: dict[str, Any], token: str | None) -> str:
         raise ErrorResponse(400, "InvalidParameter", "displayName must be 1 to 255 characters")
     if token is not None and not 1 <= len(token) <= 64:
         raise ErrorResponse(400, "InvalidParameter", "opc-retry-token must be 1 to 64 characters")
+    retention.validate(body)
     return volume_id
 
 
@@ -125,7 +197,7 @@ def _create(service: Service, kind: Kind, body: dict[str, Any], token: str | Non
     digest = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
     if token is not None and token in store.tokens:
         record = store.tokens[token]
-        if record.backup_id not in store.records:
+        if not store.live(record.backup_id):
             raise ErrorResponse(409, "InvalidatedRetryToken", "The retry token was invalidated by a later operation")
         if record.body_digest != digest:
             raise ErrorResponse(409, "Conflict", "The retry token was already used for a different request")
@@ -136,17 +208,17 @@ def _create(service: Service, kind: Kind, body: dict[str, Any], token: str | Non
     if store.in_progress(volume_id, service.in_progress_seconds):
         raise ErrorResponse(409, "Conflict", f"A backup of volume {volume_id} is already in progress")
     backup = add_backup(service, body, volume)
+    store.announce.append(backup["id"])
     if token is not None:
         store.tokens[token] = TokenRecord(digest, backup, backup["id"])
     return Response(200, backup)
 
 
 def add_backup(
-    service: Service, body: dict[str, Any], volume: dict[str, Any], extra: dict[str, Any] | None = None
+    service: Service, body: Mapping[str, Any], volume: Mapping[str, Any], extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Start a backup of ``volume`` (either kind) as ``body`` asks, with ``extra`` fields; it is in progress."""
-    kind: Kind = "bootVolume" if volume["boot"] else "volume"
-    backup = _new_backup(kind, body, volume, service.extra_backup_fields)
+    backup = new_backup(service, body, volume, service.clock.stamp())
     backup.update(extra or {})
     store = service.state.backups
     store.records[backup["id"]] = backup
@@ -155,21 +227,51 @@ def add_backup(
     return backup
 
 
-def _new_backup(
-    kind: Kind, body: dict[str, Any], volume: dict[str, Any], extra_fields: dict[str, Any]
-) -> dict[str, Any]:
-    backup_id = f"ocid1.{_OCID_TYPE[kind]}.oc1.iad.{uuid.uuid4().hex}{uuid.uuid4().hex[:20]}"
-    created = now()
+def seed_backup(
+    service: Service,
+    volume: Mapping[str, Any],
+    body: Mapping[str, Any],
+    *,
+    time_created: datetime | str | None,
+    source_type: str,
+    lifecycle_state: str,
+    extra: Mapping[str, Any],
+) -> str:
+    """Add a backup made outside the API (by a person, a backup policy, a copy from elsewhere); its OCID.
+
+    It keeps ``lifecycle_state`` (a ``CREATING`` one stays so), and is not announced as ended.
+    """
+    if source_type not in SOURCE_TYPES:
+        raise ValueError(f"source_type must be one of {sorted(SOURCE_TYPES)}")
+    if lifecycle_state not in STATES:
+        raise ValueError(f"lifecycle_state must be one of {sorted(STATES)}")
+    created = time_created.isoformat() if isinstance(time_created, datetime) else time_created
+    try:
+        backup = new_backup(service, body, volume, created or service.clock.stamp())
+    except ErrorResponse as refused:
+        raise ValueError(refused.response.document["message"]) from None
+    backup.update(sourceType=source_type, lifecycleState=lifecycle_state, **extra)
+    store = service.state.backups
+    store.records[backup["id"]] = backup
+    store.created_at[backup["id"]] = time.monotonic()
+    store.windows[backup["id"]] = float("inf")
+    return str(backup["id"])
+
+
+def new_backup(service: Service, body: Mapping[str, Any], volume: Mapping[str, Any], created: str) -> dict[str, Any]:
+    """A new backup record of ``volume`` (either kind), made at ``created`` as ``body`` asks."""
+    kind: Kind = "bootVolume" if volume["boot"] else "volume"
+    created = _normalized(created)
     backup: dict[str, Any] = {
-        "id": backup_id,
+        "id": new_ocid(_OCID_TYPE[kind], service.region),
         "compartmentId": volume["compartmentId"],
-        _ID_FIELD[kind]: volume["id"],
+        ID_FIELD[kind]: volume["id"],
         "displayName": body.get("displayName") or f"{volume['displayName']}-backup",
         "type": body.get("type", "INCREMENTAL"),
         "sourceType": "MANUAL",
         "lifecycleState": "CREATING",
-        "freeformTags": body.get("freeformTags") or {},
-        "definedTags": body.get("definedTags") or {},
+        "freeformTags": dict(body.get("freeformTags") or {}),
+        "definedTags": dict(body.get("definedTags") or {}),
         "systemTags": {},
         "kmsKeyId": body.get("kmsKeyId"),
         "expirationTime": None,
@@ -179,11 +281,19 @@ def _new_backup(
         "uniqueSizeInMbs": None,
         "timeCreated": created,
         "timeRequestReceived": created,
+        "volumeGroupBackupId": None,
+        **retention.fields(body, created),
     }
-    backup.update(extra_fields)  # fields a newer API version might add
-    if kind == "volume":
-        backup["sourceVolumeBackupId"] = None
-    else:
+    backup.update(service.extra_backup_fields)  # fields a newer API version might add
+    backup[SOURCE_FIELD[kind]] = None
+    if kind == "bootVolume":
         backup["imageId"] = None
-        backup["sourceBootVolumeBackupId"] = None
     return backup
+
+
+def _normalized(moment: str) -> str:
+    """A time as the API writes it (400 ``InvalidParameter`` when it is not one)."""
+    try:
+        return stamp(parse(moment))
+    except ValueError:
+        raise ErrorResponse(400, "InvalidParameter", f"Invalid time: {moment[:64]}") from None

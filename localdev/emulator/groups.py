@@ -14,17 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from localdev.emulator import retention
 from localdev.emulator.api import (
     ErrorResponse,
     Request,
     Response,
     Service,
     json_object,
+    new_ocid,
     not_found,
     now,
     query_choice,
@@ -35,19 +36,9 @@ from localdev.emulator.pagination import page
 from localdev.emulator.volumes import VolumeStore
 
 GROUP_STATES = frozenset({"PROVISIONING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
-_CREATE_FIELDS = frozenset(
-    {
-        "volumeGroupId",
-        "compartmentId",
-        "type",
-        "displayName",
-        "freeformTags",
-        "definedTags",
-        "retentionPeriod",
-        "isPreventDeletionEnabled",
-        "isRetentionLockEnabled",
-        "isIndefiniteRetentionEnabled",
-    }
+_CREATE_FIELDS = (
+    frozenset({"volumeGroupId", "compartmentId", "type", "displayName", "freeformTags", "definedTags"})
+    | retention.FIELDS
 )
 
 
@@ -182,8 +173,9 @@ def create_volume_group_backup(service: Service, request: Request) -> Response:
     busy = [member["id"] for member in members if service.state.backups.in_progress(member["id"], seconds)]
     if busy:
         raise ErrorResponse(409, "Conflict", f"A backup of volume {busy[0]} is already in progress")
-    backup = _new_group_backup(body, group)
-    member_body: dict[str, Any] = {name: body[name] for name in ("type", "freeformTags", "definedTags") if name in body}
+    backup = _new_group_backup(service, body, group)
+    inherited = ("type", "freeformTags", "definedTags", *retention.FIELDS)  # members keep the group's retention
+    member_body: dict[str, Any] = {name: body[name] for name in inherited if name in body}
     for member in members:
         member_backup = add_backup(
             service,
@@ -215,13 +207,14 @@ def _validate(body: dict[str, Any], token: str | None) -> str:
         raise ErrorResponse(400, "InvalidParameter", "displayName must be 1 to 255 characters")
     if token is not None and not 1 <= len(token) <= 64:
         raise ErrorResponse(400, "InvalidParameter", "opc-retry-token must be 1 to 64 characters")
+    retention.validate(body)
     return group_id
 
 
-def _new_group_backup(body: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
-    created = now()
+def _new_group_backup(service: Service, body: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
+    created = service.clock.stamp()
     return {
-        "id": f"ocid1.volumegroupbackup.oc1.iad.{uuid.uuid4().hex}{uuid.uuid4().hex[:20]}",
+        "id": new_ocid("volumegroupbackup", service.region),
         "compartmentId": body.get("compartmentId") or group["compartmentId"],
         "volumeGroupId": group["id"],
         "displayName": body.get("displayName") or f"{group['displayName']}-backup",
@@ -237,11 +230,7 @@ def _new_group_backup(body: dict[str, Any], group: dict[str, Any]) -> dict[str, 
         "sizeInMBs": None,
         "uniqueSizeInGbs": None,
         "uniqueSizeInMbs": None,
-        "retentionPeriod": body.get("retentionPeriod"),
-        "isPreventDeletionEnabled": body.get("isPreventDeletionEnabled"),
-        "isRetentionLockEnabled": body.get("isRetentionLockEnabled"),
-        "isIndefiniteRetentionEnabled": body.get("isIndefiniteRetentionEnabled"),
-        "timeRetentionExpiresAt": None,
+        **retention.fields(body, created),
         "timeCreated": created,
         "timeRequestReceived": created,
     }

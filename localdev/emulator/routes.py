@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from localdev.emulator import backups, compartments, groups, volumes
+from localdev.emulator import backups, compartments, copies, groups, lifecycle, volumes
 from localdev.emulator.api import API, ErrorResponse, Handler, Request, Response, Service
 
 _PARAMETER = re.compile(r"\{(\w+)\}")
@@ -36,9 +36,24 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"{API}/volumeBackups", "createVolumeBackup", backups.create_volume_backup),
     Route("GET", f"{API}/volumeBackups", "listVolumeBackups", backups.list_volume_backups),
     Route("GET", f"{API}/volumeBackups/{{backupId}}", "getVolumeBackup", backups.get_backup),
+    Route("PUT", f"{API}/volumeBackups/{{backupId}}", "updateVolumeBackup", lifecycle.update_volume_backup),
+    Route("DELETE", f"{API}/volumeBackups/{{backupId}}", "deleteVolumeBackup", lifecycle.delete_volume_backup),
+    Route("POST", f"{API}/volumeBackups/{{backupId}}/actions/copy", "copyVolumeBackup", copies.copy_volume_backup),
     Route("POST", f"{API}/bootVolumeBackups", "createBootVolumeBackup", backups.create_boot_volume_backup),
     Route("GET", f"{API}/bootVolumeBackups", "listBootVolumeBackups", backups.list_boot_volume_backups),
     Route("GET", f"{API}/bootVolumeBackups/{{backupId}}", "getBootVolumeBackup", backups.get_backup),
+    Route(
+        "PUT", f"{API}/bootVolumeBackups/{{backupId}}", "updateBootVolumeBackup", lifecycle.update_boot_volume_backup
+    ),
+    Route(
+        "DELETE", f"{API}/bootVolumeBackups/{{backupId}}", "deleteBootVolumeBackup", lifecycle.delete_boot_volume_backup
+    ),
+    Route(
+        "POST",
+        f"{API}/bootVolumeBackups/{{backupId}}/actions/copy",
+        "copyBootVolumeBackup",
+        copies.copy_boot_volume_backup,
+    ),
     Route("GET", f"{API}/volumes", "listVolumes", volumes.list_volumes),
     Route("GET", f"{API}/volumes/{{volumeId}}", "getVolume", volumes.get_volume),
     Route("GET", f"{API}/bootVolumes", "listBootVolumes", volumes.list_boot_volumes),

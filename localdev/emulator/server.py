@@ -38,7 +38,8 @@ class _Answer:
 
     @classmethod
     def of(cls, response: Response) -> _Answer:
-        return cls(response.status, json.dumps(response.document).encode(), headers=response.headers)
+        payload = b"" if response.status == 204 else json.dumps(response.document).encode()  # No Content
+        return cls(response.status, payload, headers=response.headers)
 
 
 def _target_of(body: bytes) -> str | None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from localdev.credentials import COMPARTMENT, Identity
-from localdev.emulator import signing
-from localdev.emulator.api import Call, ErrorResponse, Request, Response, is_create
+from localdev.emulator import copies, events, signing
+from localdev.emulator.api import DEFAULT_REGION, Call, ErrorResponse, Request, Response, is_create
+from localdev.emulator.backups import seed_backup
+from localdev.emulator.clock import Clock
 from localdev.emulator.faults import Fault, FaultQueue
 from localdev.emulator.routes import Route
 from localdev.emulator.server import make_server
@@ -25,16 +28,30 @@ class BlockStorageEmulator:
     a new backup is ``CREATING``), ``latency_seconds`` (added to every request),
     ``page_size`` (list pages without ``limit``), ``extra_backup_fields`` (added to every new
     backup, as a newer API version might) and ``max_concurrent_creates`` (above it, a create
-    answers 429 ``TooManyRequests``; None: no limit).
+    answers 429 ``TooManyRequests``; None: no limit), ``copy_seconds`` (how long a cross-region
+    copy is in progress) and ``max_concurrent_copies`` (copies from this region in progress at once;
+    beyond it, 429 ``TooManyRequests``).
+
+    The emulator serves one ``region``; :meth:`add_region` links the emulator of another, where
+    CopyVolumeBackup puts its copies. Its :attr:`clock` stamps what it makes and can be moved
+    forward (:meth:`advance`); :meth:`reset` sets it back to the real time and unlinks regions.
     """
 
     in_progress_seconds: float
     latency_seconds: float
     page_size: int
     extra_backup_fields: dict[str, Any]
+    copy_seconds: float
+    max_concurrent_copies: int
 
-    def __init__(self, identity: Identity, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, identity: Identity, host: str = "127.0.0.1", port: int = 0, *, region: str = DEFAULT_REGION
+    ) -> None:
         self.identity = identity
+        self.region = region
+        self.clock = Clock()
+        self._peers: dict[str, BlockStorageEmulator] = {}
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._lock = threading.RLock()
         self.state = State()  # for the operation handlers; tests use add_volume() and backups()
         self._faults = FaultQueue()
@@ -52,6 +69,8 @@ class BlockStorageEmulator:
         self.latency_seconds = 0.0
         self.page_size = 100
         self.extra_backup_fields = {}  # fields a newer API version might add
+        self.copy_seconds = 1.0
+        self.max_concurrent_copies = 10
 
     @property
     def max_concurrent_creates(self) -> int | None:
@@ -86,7 +105,8 @@ class BlockStorageEmulator:
     # -------------------------------------------------------- test controls
 
     def reset(self) -> None:
-        """Forget every resource, call, fault and setting (requests still in flight are dropped)."""
+        """Forget every resource, call, fault, setting, linked region and backup-end callback, and set the
+        clock back to the real time (requests still in flight are dropped)."""
         with self._lock:
             self.epoch += 1
             self.state = State()
@@ -94,6 +114,9 @@ class BlockStorageEmulator:
             self._throttle.reset()
             self.calls = []
             self.rejected_signatures = 0
+            self.clock = Clock()
+            self._peers = {}
+            self._listeners = []
             self._default_settings()
 
     def add_volume(
@@ -171,6 +194,94 @@ class BlockStorageEmulator:
         with self._lock:
             self._revoked.add(jti)
 
+    def add_region(self, peer: BlockStorageEmulator) -> None:
+        """Link the emulator of another region: copies to ``peer.region`` go to it (one way)."""
+        if peer.region == self.region:
+            raise ValueError(f"{peer.region} is this emulator's own region")
+        with self._lock:
+            self._peers[peer.region] = peer
+
+    def advance(self, *, days: float = 0, hours: float = 0, seconds: float = 0) -> None:
+        """Move the clock forward (new backups' ``timeCreated``, retention expiry, event times)."""
+        self.clock.advance(timedelta(days=days, hours=hours, seconds=seconds))
+
+    def add_backup(
+        self,
+        volume_id: str,
+        *,
+        time_created: datetime | str | None = None,
+        display_name: str | None = None,
+        freeform_tags: Mapping[str, str] | None = None,
+        defined_tags: Mapping[str, Mapping[str, Any]] | None = None,
+        source_type: str = "MANUAL",
+        lifecycle_state: str = "AVAILABLE",
+        backup_type: str = "INCREMENTAL",
+        expiration_time: datetime | str | None = None,
+        retention_period: Mapping[str, Any] | None = None,
+        is_retention_lock_enabled: bool = False,
+        is_prevent_deletion_enabled: bool = False,
+        is_indefinite_retention_enabled: bool = False,
+        source_backup_id: str | None = None,
+        compartment_id: str | None = None,
+        boot: bool = False,
+        kms_key_id: str | None = None,
+    ) -> str:
+        """Add a backup made outside the API (by a person, a backup policy, a copy); its OCID.
+
+        ``time_created`` defaults to the clock's now. The volume need not exist (backups outlive
+        their volumes); when it does, its kind and compartment are taken from it, else ``boot``
+        and ``compartment_id`` (the local compartment by default) say them. A SCHEDULED backup is
+        one a policy made: give its ``expiration_time``. ``source_backup_id`` marks a copy.
+        """
+        expiration = expiration_time.isoformat() if isinstance(expiration_time, datetime) else expiration_time
+        with self._lock:
+            known = self.state.volumes.records.get(volume_id)
+            volume = {
+                "id": volume_id,
+                "boot": known["boot"] if known else boot,
+                "compartmentId": compartment_id or (known["compartmentId"] if known else COMPARTMENT),
+                "displayName": known["displayName"] if known else volume_id.rsplit(".", 1)[-1][:16],
+            }
+            body: dict[str, Any] = {
+                "displayName": display_name,
+                "type": backup_type,
+                "freeformTags": freeform_tags,
+                "definedTags": defined_tags,
+                "kmsKeyId": kms_key_id,
+                "retentionPeriod": retention_period,
+                "isRetentionLockEnabled": is_retention_lock_enabled,
+                "isPreventDeletionEnabled": is_prevent_deletion_enabled,
+                "isIndefiniteRetentionEnabled": is_indefinite_retention_enabled,
+            }
+            source_field = "sourceBootVolumeBackupId" if volume["boot"] else "sourceVolumeBackupId"
+            return seed_backup(
+                self,
+                volume,
+                body,
+                time_created=time_created,
+                source_type=source_type,
+                lifecycle_state=lifecycle_state,
+                extra={"expirationTime": expiration, source_field: source_backup_id},
+            )
+
+    def on_backup_end(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``callback`` with each backup-end event that :meth:`backup_end_events` finds."""
+        with self._lock:
+            self._listeners.append(callback)
+
+    def backup_end_events(self) -> list[dict[str, Any]]:
+        """Backup-end events (CloudEvents 0.1) for backups created through the API that have become
+        ``AVAILABLE`` since the last call, oldest first; each is also handed to every
+        :meth:`on_backup_end` callback (outside the emulator's lock)."""
+        with self._lock:
+            ended = self.state.backups.ended(self.in_progress_seconds)
+            found = [events.backup_end(backup, self.clock.stamp()) for backup in ended]
+            listeners = list(self._listeners)
+        for event in found:
+            for listener in listeners:
+                listener(event)
+        return found
+
     def delete_backup(self, backup_id: str) -> None:
         """Delete a backup; a retry token that created it is then invalidated."""
         with self._lock:
@@ -195,6 +306,19 @@ class BlockStorageEmulator:
         return self._throttle.in_flight
 
     # ------------------------------------------------- serving (the server's)
+
+    def peer(self, region: str) -> BlockStorageEmulator | None:
+        with self._lock:
+            return self._peers.get(region)
+
+    def accept_copy(self, source: Mapping[str, Any], body: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+        """Start a copy of another region's backup here; 503 when this region stays busy too long."""
+        if not self._lock.acquire(timeout=10):  # two regions copying to each other at the same instant
+            raise ErrorResponse(503, "ServiceUnavailable", f"Region {self.region} is busy")
+        try:
+            return copies.receive(self, source, body, seconds)
+        finally:
+            self._lock.release()
 
     def authenticate(self, method: str, target: str, headers: dict[str, str], body: bytes) -> str | None:
         """None when the request is signed by a genuine session; else why not (and it is counted)."""

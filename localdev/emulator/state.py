@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from localdev.emulator.backups import BackupStore
 from localdev.emulator.compartments import CompartmentStore
+from localdev.emulator.copies import CopyStore
 from localdev.emulator.groups import GroupStore
 from localdev.emulator.volumes import VolumeStore
 
@@ -16,5 +17,6 @@ class State:
 
     volumes: VolumeStore = field(default_factory=VolumeStore)
     backups: BackupStore = field(default_factory=BackupStore)
+    copies: CopyStore = field(default_factory=CopyStore)  # copies started from this region
     groups: GroupStore = field(default_factory=GroupStore)  # volume groups and their backups
     compartments: CompartmentStore = field(default_factory=CompartmentStore)

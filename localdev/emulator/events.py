@@ -1,0 +1,43 @@
+"""Backup-end events as OCI Events delivers them (CloudEvents 0.1), for backups made through the API.
+
+When a backup created by CreateVolumeBackup / CreateBootVolumeBackup becomes ``AVAILABLE``, the
+service emits ``com.oraclecloud.blockvolumes.createvolumebackup.end`` /
+``createbootvolumebackup.end``; the emulator makes the same document (see
+``events/event-backup-end.json``) when asked (:meth:`~.service.BlockStorageEmulator.backup_end_events`),
+once per backup. Member backups of a volume group backup, seeded backups and copies are not
+announced (the service announces those with events of their own).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+_EVENT_TYPES = {
+    "volumeId": "com.oraclecloud.blockvolumes.createvolumebackup.end",
+    "bootVolumeId": "com.oraclecloud.blockvolumes.createbootvolumebackup.end",
+}
+
+
+def backup_end(backup: Mapping[str, Any], event_time: str) -> dict[str, Any]:
+    """The event announcing that ``backup`` (either kind) has been made."""
+    id_field = "volumeId" if "volumeId" in backup else "bootVolumeId"
+    return {
+        "eventType": _EVENT_TYPES[id_field],
+        "cloudEventsVersion": "0.1",
+        "eventTypeVersion": "2.0",
+        "source": "BlockVolumes",
+        "eventTime": event_time,
+        "contentType": "application/json",
+        "extensions": {"compartmentId": backup["compartmentId"]},
+        "eventID": str(uuid.uuid4()),
+        "data": {
+            "compartmentId": backup["compartmentId"],
+            "resourceName": backup["displayName"],
+            "resourceId": backup["id"],
+            "freeformTags": dict(backup.get("freeformTags") or {}),
+            "definedTags": dict(backup.get("definedTags") or {}),
+            "additionalDetails": {id_field: backup[id_field], "status": "operationSucceed"},
+        },
+    }
