@@ -94,9 +94,18 @@ SERVICES: dict[Service, ServiceSpec] = {
 }
 
 
+Feature = Literal["backups", "groups", "selectors", "subcompartments", "batches", "retention", "copies"]
+Grant = tuple[str, str]
+"""An IAM verb and resource type, as a policy statement names them (``("manage", "volume-backups")``)."""
+
+
 @dataclass(frozen=True)
 class Operation:
-    """One API operation, as the SDK's generated client would call it."""
+    """One API operation, as the SDK's generated client would call it, and what lets the function call it.
+
+    ``grants`` are the IAM verb and resource type each call needs, and ``feature`` the configuration
+    that makes the function call it: the deployment's policies are derived from this table.
+    """
 
     name: str
     service: Service
@@ -104,50 +113,209 @@ class Operation:
     path: str
     response_type: str | None
     sdk_name: str
+    feature: Feature
+    grants: tuple[Grant, ...]
     mutating: bool = False
 
 
 def _op(
-    name: str, service: Service, method: Literal["GET", "POST", "DELETE"], path: str, response_type: str | None
+    name: str,
+    service: Service,
+    method: Literal["GET", "POST", "DELETE"],
+    path: str,
+    response_type: str | None,
+    feature: Feature,
+    *grants: Grant,
 ) -> Operation:
     sdk_name = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-    return Operation(name, service, method, path, response_type, sdk_name, mutating=method != "GET")
+    return Operation(name, service, method, path, response_type, sdk_name, feature, grants, mutating=method != "GET")
 
+
+VOLUME_BACKUPS: Grant = ("manage", "volume-backups")
+BOOT_VOLUME_BACKUPS: Grant = ("manage", "boot-volume-backups")
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
-        _op("CreateVolumeBackup", "blockstorage", "POST", "/volumeBackups", "VolumeBackup"),
-        _op("CreateBootVolumeBackup", "blockstorage", "POST", "/bootVolumeBackups", "BootVolumeBackup"),
-        _op("CreateVolumeGroupBackup", "blockstorage", "POST", "/volumeGroupBackups", "VolumeGroupBackup"),
-        _op("ListVolumes", "blockstorage", "GET", "/volumes", "list[Volume]"),
-        _op("ListBootVolumes", "blockstorage", "GET", "/bootVolumes", "list[BootVolume]"),
-        _op("ListVolumeGroups", "blockstorage", "GET", "/volumeGroups", "list[VolumeGroup]"),
-        _op("ListCompartments", "identity", "GET", "/compartments", "list[Compartment]"),
-        _op("InvokeFunction", "functions", "POST", "/functions/{functionId}/actions/invoke", None),
-        # Lifecycle: retention and cross-region copies.
-        _op("ListVolumeBackups", "blockstorage", "GET", "/volumeBackups", "list[VolumeBackup]"),
-        _op("ListBootVolumeBackups", "blockstorage", "GET", "/bootVolumeBackups", "list[BootVolumeBackup]"),
-        _op("GetVolumeBackup", "blockstorage", "GET", "/volumeBackups/{volumeBackupId}", "VolumeBackup"),
         _op(
-            "GetBootVolumeBackup", "blockstorage", "GET", "/bootVolumeBackups/{bootVolumeBackupId}", "BootVolumeBackup"
+            "CreateVolumeBackup",
+            "blockstorage",
+            "POST",
+            "/volumeBackups",
+            "VolumeBackup",
+            "backups",
+            ("use", "volumes"),
+            VOLUME_BACKUPS,
         ),
-        _op("DeleteVolumeBackup", "blockstorage", "DELETE", "/volumeBackups/{volumeBackupId}", None),
-        _op("DeleteBootVolumeBackup", "blockstorage", "DELETE", "/bootVolumeBackups/{bootVolumeBackupId}", None),
-        _op("CopyVolumeBackup", "blockstorage", "POST", "/volumeBackups/{volumeBackupId}/actions/copy", "VolumeBackup"),
+        _op(
+            "CreateBootVolumeBackup",
+            "blockstorage",
+            "POST",
+            "/bootVolumeBackups",
+            "BootVolumeBackup",
+            "backups",
+            ("use", "volumes"),
+            BOOT_VOLUME_BACKUPS,
+        ),
+        _op(
+            "CreateVolumeGroupBackup",
+            "blockstorage",
+            "POST",
+            "/volumeGroupBackups",
+            "VolumeGroupBackup",
+            "groups",
+            ("use", "volume-groups"),
+            ("manage", "volume-group-backups"),
+            ("use", "volumes"),
+            VOLUME_BACKUPS,
+        ),
+        _op("ListVolumes", "blockstorage", "GET", "/volumes", "list[Volume]", "selectors", ("inspect", "volumes")),
+        _op(
+            "ListBootVolumes",
+            "blockstorage",
+            "GET",
+            "/bootVolumes",
+            "list[BootVolume]",
+            "selectors",
+            ("inspect", "volumes"),
+        ),
+        _op(
+            "ListVolumeGroups",
+            "blockstorage",
+            "GET",
+            "/volumeGroups",
+            "list[VolumeGroup]",
+            "groups",
+            ("inspect", "volume-groups"),
+        ),
+        _op(
+            "ListCompartments",
+            "identity",
+            "GET",
+            "/compartments",
+            "list[Compartment]",
+            "subcompartments",
+            ("inspect", "compartments"),
+        ),
+        _op(
+            "InvokeFunction",
+            "functions",
+            "POST",
+            "/functions/{functionId}/actions/invoke",
+            None,
+            "batches",
+            ("use", "fn-invocation"),
+        ),
+        # Lifecycle: retention and cross-region copies.
+        _op(
+            "ListVolumeBackups",
+            "blockstorage",
+            "GET",
+            "/volumeBackups",
+            "list[VolumeBackup]",
+            "retention",
+            VOLUME_BACKUPS,
+        ),
+        _op(
+            "ListBootVolumeBackups",
+            "blockstorage",
+            "GET",
+            "/bootVolumeBackups",
+            "list[BootVolumeBackup]",
+            "retention",
+            BOOT_VOLUME_BACKUPS,
+        ),
+        _op(
+            "GetVolumeBackup",
+            "blockstorage",
+            "GET",
+            "/volumeBackups/{volumeBackupId}",
+            "VolumeBackup",
+            "retention",
+            VOLUME_BACKUPS,
+        ),
+        _op(
+            "GetBootVolumeBackup",
+            "blockstorage",
+            "GET",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            "BootVolumeBackup",
+            "retention",
+            BOOT_VOLUME_BACKUPS,
+        ),
+        _op(
+            "DeleteVolumeBackup",
+            "blockstorage",
+            "DELETE",
+            "/volumeBackups/{volumeBackupId}",
+            None,
+            "retention",
+            VOLUME_BACKUPS,
+        ),
+        _op(
+            "DeleteBootVolumeBackup",
+            "blockstorage",
+            "DELETE",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            None,
+            "retention",
+            BOOT_VOLUME_BACKUPS,
+        ),
+        _op(
+            "CopyVolumeBackup",
+            "blockstorage",
+            "POST",
+            "/volumeBackups/{volumeBackupId}/actions/copy",
+            "VolumeBackup",
+            "copies",
+            VOLUME_BACKUPS,
+        ),
         _op(
             "CopyBootVolumeBackup",
             "blockstorage",
             "POST",
             "/bootVolumeBackups/{bootVolumeBackupId}/actions/copy",
             "BootVolumeBackup",
+            "copies",
+            BOOT_VOLUME_BACKUPS,
         ),
-        _op("ListCopiedVolumeBackups", "copies", "GET", "/volumeBackups", "list[VolumeBackup]"),
-        _op("ListCopiedBootVolumeBackups", "copies", "GET", "/bootVolumeBackups", "list[BootVolumeBackup]"),
-        _op("DeleteCopiedVolumeBackup", "copies", "DELETE", "/volumeBackups/{volumeBackupId}", None),
-        _op("DeleteCopiedBootVolumeBackup", "copies", "DELETE", "/bootVolumeBackups/{bootVolumeBackupId}", None),
+        _op(
+            "ListCopiedVolumeBackups", "copies", "GET", "/volumeBackups", "list[VolumeBackup]", "copies", VOLUME_BACKUPS
+        ),
+        _op(
+            "ListCopiedBootVolumeBackups",
+            "copies",
+            "GET",
+            "/bootVolumeBackups",
+            "list[BootVolumeBackup]",
+            "copies",
+            BOOT_VOLUME_BACKUPS,
+        ),
+        _op(
+            "DeleteCopiedVolumeBackup",
+            "copies",
+            "DELETE",
+            "/volumeBackups/{volumeBackupId}",
+            None,
+            "copies",
+            VOLUME_BACKUPS,
+        ),
+        _op(
+            "DeleteCopiedBootVolumeBackup",
+            "copies",
+            "DELETE",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            None,
+            "copies",
+            BOOT_VOLUME_BACKUPS,
+        ),
     )
 }
+
+
+def grants(features: set[Feature]) -> set[Grant]:
+    """Every IAM grant the operations of the given features need: least privilege for a configuration."""
+    return {grant for op in OPERATIONS.values() if op.feature in features for grant in op.grants}
 
 
 @dataclass(frozen=True)
