@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/manual.json
 
-.PHONY: install run test lint bench memory scale soak fuzz clean
+.PHONY: install run test lint bench memory lifecycle scale soak fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ memory: install
 
 scale: install
 	$(PY) -m bench.scale $(ARGS)
+
+lifecycle: install
+	$(PY) -m bench.lifecycle $(ARGS)
 
 soak: install
 	$(PY) -m bench.soak $(ARGS)

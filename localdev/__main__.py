@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -77,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--times", type=int, default=1, help="deliver the payload this many times (redeliveries)")
     parser.add_argument("--log", action="store_true", help="print the function's log afterwards")
     parser.add_argument(
+        "--backup-end",
+        action="store_true",
+        help="then deliver each new backup's createvolumebackup.end event as an Events rule would "
+        "(the lifecycle loop: retention and copies; try --env BACKUP_RETENTION_KEEP_LAST=1)",
+    )
+    parser.add_argument(
         "--raw", "--container", action="store_true", help="also print what the container answered the platform"
     )
     how = parser.add_mutually_exclusive_group()
@@ -121,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
                     gateway=args.gateway,
                 )
                 _show(label, invocation, raw=args.raw, deadline=args.deadline)
+        if args.backup_end:
+            time.sleep(stack.emulator.in_progress_seconds)  # backups become AVAILABLE, then their events fire
+            for event in stack.emulator.backup_end_events():
+                print(f"backup-end event for {event['data']['resourceId']}:")
+                answer = platform.invoke(event, deadline_seconds=args.deadline)
+                _show("  ", answer, raw=args.raw, deadline=args.deadline)
         print(
             f"emulator: {len(stack.emulator.backups())} backup(s), {len(stack.emulator.creates())} create call(s)",
             file=sys.stderr,

@@ -227,3 +227,17 @@ def test_ten_days_of_daily_backups_with_keep_last_7_keep_seven_per_volume(
 
     available = [b for b in emulator.backups() if b["lifecycleState"] == "AVAILABLE"]
     assert len(available) == 7 * len(VOLUMES)
+
+
+def test_a_schedule_tick_catches_up_retention_for_the_volumes_it_backed_up(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="2")
+    old = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2, 1)]
+    emulator.in_progress_seconds = 0.0  # the tick's own backup is AVAILABLE at once
+
+    summary = platform.invoke({"source": "schedule", "volumeIds": [VOLUMES[0]]}, invoke_type="detached").wait().json()
+
+    [made] = summary["backups"]
+    assert {entry["backupId"] for entry in summary["deleted"]} == set(old[:2])
+    assert states(emulator)[made["id"]] == "AVAILABLE" and states(emulator)[old[2]] == "AVAILABLE"
