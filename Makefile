@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/manual.json
+# Static IaC scan of deploy/terraform in a venv of its own (inside .venv, so ignored like it): checkov's
+# dependency tree stays out of the function's pins.
+IAC_VENV ?= $(VENV)/iac
+CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: install run test lint bench memory lifecycle scale soak fuzz clean
+.PHONY: install run test lint iac bench memory lifecycle scale soak fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +21,24 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m localdev $(EVENT) $(ARGS)
 
-## Lint, type-check and run the whole test suite (what CI runs).
-test: install lint
+## Lint, type-check, scan the deployment stack and run the whole test suite (what CI runs).
+test: install lint iac
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+$(IAC_VENV)/.installed-$(CHECKOV_VERSION):
+	rm -rf $(IAC_VENV)
+	$(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
+
+## Static scan of deploy/terraform (skips, each with its reason, in deploy/terraform/.checkov.yaml).
+iac: $(IAC_VENV)/.installed-$(CHECKOV_VERSION)
+	$(IAC_VENV)/bin/checkov --config-file deploy/terraform/.checkov.yaml
 
 bench: install
 	$(PY) -m bench.perf $(ARGS)

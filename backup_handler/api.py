@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Service = Literal["blockstorage", "identity", "functions", "copies"]
+Service = Literal["blockstorage", "identity", "functions", "copies", "monitoring", "notifications"]
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 20.0
 _RETRY_BASE_SLEEP_SECONDS = 0.25
@@ -62,6 +62,8 @@ class ServiceSpec:
     endpoint_template: str
     base_path: str
     endpoint_setting: str
+    timeout_setting: str | None = None
+    """The setting whose seconds bound each request (connect and read); the defaults when None."""
 
 
 SERVICES: dict[Service, ServiceSpec] = {
@@ -91,10 +93,29 @@ SERVICES: dict[Service, ServiceSpec] = {
         "/20181201",
         "invoke_endpoint",
     ),
+    # PostMetricData is served by the telemetry-ingestion host, not Monitoring's telemetry one.
+    "monitoring": ServiceSpec(
+        "monitoring",
+        "telemetry-ingestion",
+        "https://telemetry-ingestion.{region}.{secondLevelDomain}",
+        "/20180401",
+        "metrics_endpoint",
+        "report_budget_seconds",
+    ),
+    "notifications": ServiceSpec(
+        "notification_data_plane",
+        "notification",
+        "https://notification.{region}.{secondLevelDomain}",
+        "/20181201",
+        "notify_endpoint",
+        "report_budget_seconds",
+    ),
 }
 
 
-Feature = Literal["backups", "groups", "selectors", "subcompartments", "batches", "retention", "copies"]
+Feature = Literal[
+    "backups", "groups", "selectors", "subcompartments", "batches", "retention", "copies", "metrics", "notifications"
+]
 Grant = tuple[str, str]
 """An IAM verb and resource type, as a policy statement names them (``("manage", "volume-backups")``)."""
 
@@ -309,6 +330,26 @@ OPERATIONS: dict[str, Operation] = {
             "copies",
             BOOT_VOLUME_BACKUPS,
         ),
+        # Reporting: custom metrics and failure summaries, after each invocation's answer is computed.
+        # The policy for metrics should also carry `where target.metrics.namespace='<BACKUP_METRICS_NAMESPACE>'`.
+        _op(
+            "PostMetricData",
+            "monitoring",
+            "POST",
+            "/metrics",
+            "PostMetricDataResponseDetails",
+            "metrics",
+            ("use", "metrics"),
+        ),
+        _op(
+            "PublishMessage",
+            "notifications",
+            "POST",
+            "/topics/{topicId}/messages",
+            "PublishResult",
+            "notifications",
+            ("use", "ons-topics"),
+        ),
     )
 }
 
@@ -370,7 +411,7 @@ class OciApi:
             "client_level_dualstack_endpoints_enabled": None,
             "skip_deserialization": True,
             "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
-            "timeout": (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+            "timeout": _timeout(self._settings, spec),
         }
         endpoint = getattr(self._settings, spec.endpoint_setting)
         if endpoint:
@@ -474,6 +515,14 @@ class OciApi:
                 return
             page = answer.next_page[:1024]
         raise InvalidResponse(f"{name} kept answering with another page past {MAX_PAGES} pages")
+
+
+def _timeout(settings: Settings, spec: ServiceSpec) -> tuple[float, float]:
+    """Connect and read timeouts of a service's requests: the defaults, or its budget setting's seconds."""
+    if spec.timeout_setting is None:
+        return (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+    seconds = float(getattr(settings, spec.timeout_setting))
+    return (min(CONNECT_TIMEOUT_SECONDS, seconds), seconds)
 
 
 def _resource_principal_signer() -> Any:

@@ -96,6 +96,24 @@ class App:
 
     def handle(self, body: bytes, headers: Mapping[str, str], deadline: float) -> Reply:
         """Answer one invocation; ``deadline`` is a ``time.monotonic()`` value. Never raises."""
+        started = time.monotonic()
+        reply = self._answer(body, headers, deadline)
+        self._report(reply, headers, started, deadline)
+        return reply
+
+    def _report(self, reply: Reply, headers: Mapping[str, str], started: float, deadline: float) -> None:
+        """Hand the computed answer to the reporter (metrics, failure summary), if configured; never changes it."""
+        settings = self._settings
+        if settings is None or not settings.reporting:
+            return
+        try:
+            from backup_handler.reporting import report
+
+            report(settings, self.api(), reply, started=started, deadline=deadline, call_id=headers.get("fn-call-id"))
+        except Exception as exc:
+            logs.emit_defect(logger, "report", exc)
+
+    def _answer(self, body: bytes, headers: Mapping[str, str], deadline: float) -> Reply:
         trigger: Shape | None = None
         try:
             value = self._decode(body)

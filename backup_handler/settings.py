@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from backup_handler.errors import ConfigurationError
 from backup_handler.events import MAX_SCHEDULE_TARGETS, AlarmTransition, ConfiguredTags, KmsKeyId, Selector
-from backup_handler.ocids import TargetOcid
+from backup_handler.ocids import CompartmentOcid, TargetOcid
 from backup_handler.validation import describe
 
 ENV_PREFIX = "BACKUP_"
@@ -128,6 +128,26 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Level of the function's own log lines."""
 
+    metrics_namespace: str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=255)
+    """Monitoring namespace of the custom metrics posted after each invocation (enables them)."""
+
+    metrics_compartment_id: CompartmentOcid | None = Field(None, validate_default=True)
+    """Compartment the custom metrics are posted in (needed with BACKUP_METRICS_NAMESPACE)."""
+
+    metrics_endpoint: str | None = Field(None, max_length=2048)
+    """Monitoring telemetry-ingestion endpoint override (private endpoints, the local emulator)."""
+
+    notify_topic_id: str | None = Field(
+        None, pattern=r"^ocid1\.onstopic\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9]+$", max_length=255
+    )
+    """Notifications topic a run with failures publishes a short summary to (enables it)."""
+
+    notify_endpoint: str | None = Field(None, max_length=2048)
+    """Notifications endpoint override (private endpoints, the local emulator)."""
+
+    report_budget_seconds: float = Field(2.0, ge=0.2, le=10)
+    """Most seconds metrics and the failure summary may add to an invocation (never past its deadline)."""
+
     @field_validator("display_name_template")
     @classmethod
     def _plain_template(cls, template: str) -> str:
@@ -152,7 +172,14 @@ class Settings(BaseModel):
             raise ValueError("cannot be rendered") from exc
         return template
 
-    @field_validator("blockstorage_endpoint", "identity_endpoint", "invoke_endpoint", "copy_endpoint")
+    @field_validator(
+        "blockstorage_endpoint",
+        "identity_endpoint",
+        "invoke_endpoint",
+        "copy_endpoint",
+        "metrics_endpoint",
+        "notify_endpoint",
+    )
     @classmethod
     def _plain_endpoint(cls, endpoint: str | None) -> str | None:
         if endpoint is None:
@@ -192,6 +219,25 @@ class Settings(BaseModel):
                 "BACKUP_RETENTION_LOCK and BACKUP_PREVENT_DELETION need BACKUP_RETENTION_PERIOD_DAYS (how long)"
             )
         return self
+
+    @field_validator("metrics_namespace")
+    @classmethod
+    def _custom_namespace(cls, namespace: str | None) -> str | None:
+        if namespace is not None and namespace.lower().startswith(("oci_", "oracle_")):
+            raise ValueError("must not start with oci_ or oracle_ (prefixes Monitoring reserves for its own metrics)")
+        return namespace
+
+    @field_validator("metrics_compartment_id")
+    @classmethod
+    def _metrics_need_a_compartment(cls, compartment: str | None, info: ValidationInfo) -> str | None:
+        if compartment is None and info.data.get("metrics_namespace"):
+            raise ValueError("is needed with BACKUP_METRICS_NAMESPACE (the compartment the metrics are posted in)")
+        return compartment
+
+    @property
+    def reporting(self) -> bool:
+        """Whether invocations post custom metrics or publish failure summaries."""
+        return bool(self.metrics_namespace or self.notify_topic_id)
 
     @property
     def lifecycle(self) -> bool:

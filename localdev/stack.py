@@ -30,6 +30,9 @@ class LocalStack:
             **function_environment(self.credentials),
             "BACKUP_BLOCKSTORAGE_ENDPOINT": self.emulator.endpoint,
             "BACKUP_IDENTITY_ENDPOINT": self.emulator.endpoint,
+            # Used only once BACKUP_METRICS_NAMESPACE / BACKUP_NOTIFY_TOPIC_ID are set.
+            "BACKUP_METRICS_ENDPOINT": self.emulator.endpoint,
+            "BACKUP_NOTIFY_ENDPOINT": self.emulator.endpoint,
             **self._extra_env,
             **overrides,
         }

@@ -16,6 +16,11 @@ It serves, over HTTP on loopback, the paths the function uses:
 - ``GET /20160918/volumeGroups[/{id}]``; ``POST /20160918/volumeGroupBackups`` (one member backup per
   volume) and ``GET /20160918/volumeGroupBackups[/{id}]``
 - Identity's ``GET /20160918/compartments[/{id}]`` (children, or the tenancy's whole subtree)
+- Monitoring's ``POST /20180401/metrics`` (PostMetricData, the telemetry-ingestion endpoint) and
+  Notifications' ``POST /20181201/topics/{topicId}/messages`` (PublishMessage): other hosts in OCI,
+  served here on their own base paths, signed, recorded and open to faults like every operation;
+  what they received is read with :meth:`~BlockStorageEmulator.metrics` and
+  :meth:`~BlockStorageEmulator.messages` (topics are added with :meth:`~BlockStorageEmulator.add_topic`)
 
 Every list is paginated as the API does it (``limit`` up to 1000, ``page``, ``opc-next-page``). The
 Functions invoke endpoint is a server of its own, :class:`localdev.functions.FunctionsEmulator`;
@@ -56,7 +61,8 @@ Modules, one job each:
 - :mod:`.state` — the resources, one store per family;
 - :mod:`.volumes`, :mod:`.backups` (create, get, list), :mod:`.lifecycle` (delete, update),
   :mod:`.copies` (cross-region copies and their limit), :mod:`.groups` (volume groups and their
-  backups), :mod:`.compartments` (Identity) — the resource families' stores and operations;
+  backups), :mod:`.compartments` (Identity), :mod:`.monitoring` (custom metrics),
+  :mod:`.notifications` (topics and their messages) — the resource families' stores and operations;
 - :mod:`.retention` — retention fields, their checks and what a lock forbids;
 - :mod:`.clock` — the emulator's clock, which tests move forward;
 - :mod:`.events` — backup-end events as OCI Events delivers them;

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from localdev.emulator import backups, compartments, copies, groups, lifecycle, volumes
+from localdev.emulator import backups, compartments, copies, groups, lifecycle, monitoring, notifications, volumes
 from localdev.emulator.api import API, ErrorResponse, Handler, Request, Response, Service
 
 _PARAMETER = re.compile(r"\{(\w+)\}")
@@ -71,6 +71,9 @@ ROUTES: tuple[Route, ...] = (
     # Identity, on the same base path
     Route("GET", f"{API}/compartments", "listCompartments", compartments.list_compartments),
     Route("GET", f"{API}/compartments/{{compartmentId}}", "getCompartment", compartments.get_compartment),
+    # Monitoring (telemetry-ingestion) and Notifications: other hosts in OCI, other base paths here
+    Route("POST", f"{monitoring.API}/metrics", "postMetricData", monitoring.post_metric_data),
+    Route("POST", f"{notifications.API}/topics/{{topicId}}/messages", "publishMessage", notifications.publish_message),
 )
 
 METHODS = frozenset(route.method for route in ROUTES)

@@ -180,6 +180,21 @@ class BlockStorageEmulator:
         with self._lock:
             self.state.compartments.add(compartment_id, parent_id, name, lifecycle_state=lifecycle_state)
 
+    def add_topic(self, topic_id: str) -> None:
+        """Add a Notifications topic that PublishMessage can publish to."""
+        with self._lock:
+            self.state.topics.add(topic_id)
+
+    def messages(self, topic_id: str) -> list[dict[str, Any]]:
+        """What was published to a topic, oldest first (``messageId``, ``timeStamp``, ``title``, ``body``)."""
+        with self._lock:
+            return [dict(message) for message in self.state.topics.messages.get(topic_id, [])]
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """Every custom metric item PostMetricData accepted, in the order posted."""
+        with self._lock:
+            return [dict(item) for item in self.state.metrics.items]
+
     def inject(self, *faults: Fault) -> None:
         """Queue faults; each is consumed by the next request it matches, in order."""
         with self._lock:

@@ -8,6 +8,8 @@ from localdev.emulator.backups import BackupStore
 from localdev.emulator.compartments import CompartmentStore
 from localdev.emulator.copies import CopyStore
 from localdev.emulator.groups import GroupStore
+from localdev.emulator.monitoring import MetricStore
+from localdev.emulator.notifications import TopicStore
 from localdev.emulator.volumes import VolumeStore
 
 
@@ -20,3 +22,5 @@ class State:
     copies: CopyStore = field(default_factory=CopyStore)  # copies started from this region
     groups: GroupStore = field(default_factory=GroupStore)  # volume groups and their backups
     compartments: CompartmentStore = field(default_factory=CompartmentStore)
+    metrics: MetricStore = field(default_factory=MetricStore)  # Monitoring's custom metrics posted
+    topics: TopicStore = field(default_factory=TopicStore)  # Notifications topics and their messages
