@@ -64,6 +64,9 @@ def test_keep_last_deletes_only_the_functions_own_available_backups_beyond_n(
         is_retention_lock_enabled=True,
     )
     creating = emulator.add_backup(VOLUMES[0], time_created=ago(10), freeform_tags=OWN, lifecycle_state="CREATING")
+    copied_in = emulator.add_backup(  # a copy from another region, even with the function's tags
+        VOLUMES[0], time_created=ago(25), freeform_tags=OWN, source_backup_id="ocid1.volumebackup.oc1.phx.elsewhere"
+    )
     other_volume = emulator.add_backup(VOLUMES[1], time_created=ago(40), freeform_tags=OWN)
 
     answer = platform.invoke(backup_end(own[-1]))
@@ -73,7 +76,7 @@ def test_keep_last_deletes_only_the_functions_own_available_backups_beyond_n(
     assert deleted == set(own[:3])
     after = states(emulator)
     assert [after[b] for b in own] == ["TERMINATED"] * 3 + ["AVAILABLE"] * 2
-    for survivor in (people, policy, locked, other_volume):
+    for survivor in (people, policy, locked, other_volume, copied_in):
         assert after[survivor] == "AVAILABLE"
     assert after[creating] == "CREATING"
     assert emulator.creates() == []  # a backup event never starts a backup
