@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -152,22 +152,34 @@ class App:
 
     def _after_backup(self, request: BackupRequest, deadline: float) -> Reply:
         """A backup-end event: retention and copies for that backup's volume; never a new backup."""
-        settings = self.settings()
-        answer_by = deadline - settings.deadline_margin_seconds
-        assert request.lifecycle_backup is not None
-        outcome = self.lifecycle().after_backup(request.lifecycle_backup, answer_by, dry_run=request.dry_run)
-        return lifecycle_reply(request, outcome)
+        from backup_handler.lifecycle import LifecycleResult
+
+        answer_by = deadline - self.settings().deadline_margin_seconds
+        backup_id = request.lifecycle_backup
+        assert backup_id is not None
+        outcome = LifecycleResult()
+        lifecycle = self.lifecycle()
+        done = _within(
+            answer_by, lambda: lifecycle.after_backup(backup_id, answer_by, dry_run=request.dry_run, result=outcome)
+        )
+        return lifecycle_reply(request, outcome, late=not done)
 
     def _with_lifecycle(self, request: BackupRequest, result: RunResult, deadline: float) -> Reply:
         """A schedule tick's summary, with the catch-up of retention and copies for the volumes it backed up."""
+        from backup_handler.lifecycle import LifecycleResult
+
         reply = result_reply(result)
         settings = self.settings()
         if request.trigger != "schedule" or not settings.lifecycle or result.late:
             return reply
         answer_by = deadline - settings.deadline_margin_seconds
         created = [outcome.backup for outcome in result.of("created") if outcome.backup]
-        outcome = self.lifecycle().catch_up(created, answer_by, dry_run=request.dry_run)
-        return merge_lifecycle(reply, outcome)
+        outcome = LifecycleResult()
+        lifecycle = self.lifecycle()
+        done = _within(
+            answer_by, lambda: lifecycle.catch_up(created, answer_by, dry_run=request.dry_run, result=outcome)
+        )
+        return merge_lifecycle(reply, outcome, late=not done)
 
     def _large(self, request: BackupRequest, deadline: float) -> Reply:
         """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches.
@@ -235,6 +247,24 @@ class App:
 
 
 _DEFAULTS = Settings()
+
+
+def _within(answer_by: float, work: Callable[[], object]) -> bool:
+    """Run ``work`` on its own thread; whether it finished by ``answer_by`` (a slow call cannot hold the answer)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the request thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="lifecycle", daemon=True)
+    thread.start()
+    thread.join(max(answer_by - time.monotonic(), 0))
+    if failure:
+        raise failure[0]
+    return not thread.is_alive()
 
 
 def monotonic_deadline(rfc3339: str | None, default_seconds: float = 30.0) -> float:

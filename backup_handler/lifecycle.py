@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -49,7 +50,16 @@ logger = logging.getLogger(__name__)
 BackupKind = Literal["volume", "bootVolume"]
 Place = Literal["source", "copies"]
 MIN_CALL_SECONDS = 0.25
-TRIGGERS = frozenset({"manual", "event", "alarm", "schedule"})
+# Retention manages the backups the function makes on its own account. A manual backup was asked for by
+# a person ("before the upgrade") and is theirs to delete; counting it would also let anyone who may
+# invoke the function push the automatic backups out of keep-last with a few manual requests.
+RETAINED_TRIGGERS = frozenset({"event", "alarm", "schedule"})
+# Every backup the function made, manual ones included, is copied.
+TRIGGERS = frozenset({"manual", *RETAINED_TRIGGERS})
+# What a copy made by the function is named: how its copies are told from a person's copy of its backups.
+COPY_SUFFIX = " (copy)"
+# Entries listed per kind in an answer; the rest are counted.
+MAX_LISTED = 100
 
 
 @dataclass(frozen=True)
@@ -120,11 +130,22 @@ def _time(value: Any) -> datetime | None:
 
 
 def locked(backup: dict[str, Any], now: datetime) -> bool:
-    """Whether a retention period (or lock, or legal hold) still protects the backup."""
+    """Whether a retention period, lock, prevent-deletion or legal hold may still protect the backup.
+
+    Fails closed: an expiry that cannot be read counts as still running.
+    """
     if backup.get("isIndefiniteRetentionEnabled"):
         return True
-    expires = _time(backup.get("timeRetentionExpiresAt"))
-    return expires is not None and expires > now
+    raw = backup.get("timeRetentionExpiresAt")
+    if raw is None:
+        return bool(backup.get("isPreventDeletionEnabled"))
+    expires = _time(raw)
+    return expires is None or expires > now
+
+
+def copy_name(backup: dict[str, Any]) -> str:
+    name = backup.get("displayName") if isinstance(backup.get("displayName"), str) else backup.get("id")
+    return f"{str(name)[: 255 - len(COPY_SUFFIX)]}{COPY_SUFFIX}"
 
 
 @dataclass
@@ -134,13 +155,32 @@ class LifecycleResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     retryable: bool = False
 
+    deleted_count: int = 0
+    copied_count: int = 0
+    complete: bool = False
+
     def fail(self, resource_id: str, exc: BackupError) -> None:
         failure = exc.failure()
-        self.errors.append({"resourceId": resource_id, **failure.to_json()})
+        if len(self.errors) < MAX_LISTED:
+            self.errors.append({"resourceId": resource_id, **failure.to_json()})
         self.retryable = self.retryable or failure.retryable
 
+    def record(self, kind: Literal["deleted", "copied"], entry: dict[str, Any]) -> None:
+        listed = self.deleted if kind == "deleted" else self.copied
+        if len(listed) < MAX_LISTED:
+            listed.append(entry)
+        if kind == "deleted":
+            self.deleted_count += 1
+        else:
+            self.copied_count += 1
+
     def document(self) -> dict[str, Any]:
-        return {"deleted": self.deleted, "copied": self.copied}
+        return {
+            "deleted": self.deleted,
+            "copied": self.copied,
+            "deletedCount": self.deleted_count,
+            "copiedCount": self.copied_count,
+        }
 
 
 class Lifecycle:
@@ -153,9 +193,11 @@ class Lifecycle:
 
     # ------------------------------------------------------------ entry points
 
-    def after_backup(self, backup_id: str, answer_by: float, *, dry_run: bool) -> LifecycleResult:
-        """A backup-end event: copy the backup and apply retention to its volume, if the function made it."""
-        result = LifecycleResult()
+    def after_backup(
+        self, backup_id: str, answer_by: float, *, dry_run: bool, result: LifecycleResult | None = None
+    ) -> LifecycleResult:
+        """A backup-end event: apply retention to its volume and copy it, if the function made it."""
+        result = result if result is not None else LifecycleResult()
         kind = kind_of_backup(backup_id)
         if kind is None:
             return result
@@ -172,9 +214,11 @@ class Lifecycle:
             result.fail(backup_id, exc)
         return result
 
-    def catch_up(self, created: list[dict[str, Any]], answer_by: float, *, dry_run: bool) -> LifecycleResult:
-        """After a schedule tick: for each volume backed up, copy what has no copy yet and apply retention."""
-        result = LifecycleResult()
+    def catch_up(
+        self, created: list[dict[str, Any]], answer_by: float, *, dry_run: bool, result: LifecycleResult | None = None
+    ) -> LifecycleResult:
+        """After a schedule tick: for each volume backed up, apply retention and copy what has no copy yet."""
+        result = result if result is not None else LifecycleResult()
         seen: set[str] = set()
         for backup in created:
             backup_id = backup.get("id")
@@ -203,18 +247,34 @@ class Lifecycle:
             for item in self._list(spec.list_op, compartment, {spec.id_field: volume_id}, answer_by)
             if is_own(item, kind)
         ]
-        if self._settings.copy_region:
-            for item in own:
-                if item.get("lifecycleState") == "AVAILABLE":
-                    self._copy(kind, item, compartment, answer_by, dry_run, result)
-        self._retain(kind, "source", own, answer_by, dry_run, result)
-        if self._settings.copy_region:
+        # Retention first: a backup about to be deleted is not worth copying.
+        retained = [item for item in own if (item.get("freeformTags") or {}).get(TRIGGER_TAG) in RETAINED_TRIGGERS]
+        deleted = self._retain(kind, "source", retained, answer_by, dry_run, result)
+        if not self._settings.copy_region:
+            return
+        kept = [item for item in own if item.get("id") not in deleted and item.get("lifecycleState") == "AVAILABLE"]
+        kept.sort(key=lambda item: _time(item.get("timeCreated")) or datetime.min.replace(tzinfo=UTC))
+        source_times = {item.get("id"): _time(item.get("timeCreated")) for item in own}
+        try:
+            for item in kept:  # oldest first
+                self._copy(kind, item, compartment, answer_by, dry_run, result)
             copies = [
                 item
                 for item in self._list(spec.list_copies_op, compartment, {spec.id_field: volume_id}, answer_by)
                 if is_own(item, kind, copy=True)
+                and str(item.get("displayName", "")).endswith(COPY_SUFFIX)
+                and (item.get("freeformTags") or {}).get(TRIGGER_TAG) in RETAINED_TRIGGERS
             ]
-            self._retain(kind, "copies", copies, answer_by, dry_run, result)
+        except BackupError as exc:
+            result.fail(volume_id, exc)
+            return
+
+        # A copy ranks by its source backup's time where the source is known, so pruning the copies keeps
+        # the copies of the newest backups, whatever order the copies themselves were made in.
+        def ranked(item: dict[str, Any]) -> datetime | None:
+            return source_times.get(item.get(spec.source_field)) or _time(item.get("timeCreated"))
+
+        self._retain(kind, "copies", copies, answer_by, dry_run, result, ranked)
 
     def _retain(
         self,
@@ -224,18 +284,19 @@ class Lifecycle:
         answer_by: float,
         dry_run: bool,
         result: LifecycleResult,
-    ) -> None:
+        ranked: Callable[[dict[str, Any]], datetime | None] | None = None,
+    ) -> set[str]:
+        """Delete what falls outside the rule; the ids deleted (or, in a dry run, that would be)."""
         keep_last, max_age = self._settings.retention_keep_last, self._settings.retention_max_age_days
+        deleted: set[str] = set()
         if not keep_last and not max_age:
-            return
+            return deleted
         now = datetime.now(UTC)
-        available = sorted(
-            (item for item in own if item.get("lifecycleState") == "AVAILABLE" and _time(item.get("timeCreated"))),
-            key=lambda item: _time(item.get("timeCreated")) or now,
-            reverse=True,
-        )
+        when = ranked or (lambda item: _time(item.get("timeCreated")))
+        available = [item for item in own if item.get("lifecycleState") == "AVAILABLE" and when(item) is not None]
+        available.sort(key=lambda item: when(item) or now, reverse=True)
         for position, item in enumerate(available[1:], start=1):  # the newest AVAILABLE one always stays
-            created = _time(item.get("timeCreated")) or now
+            created = when(item) or now
             reason = None
             if keep_last and position >= keep_last:
                 reason = f"beyond the newest {keep_last} AVAILABLE backups of the volume"
@@ -243,7 +304,9 @@ class Lifecycle:
                 reason = f"older than {max_age} days"
             if reason is None or locked(item, now):
                 continue
-            self._delete(kind, place, item, reason, answer_by, dry_run, result)
+            if self._delete(kind, place, item, reason, answer_by, dry_run, result):
+                deleted.add(str(item.get("id")))
+        return deleted
 
     # ------------------------------------------------------------------- calls
 
@@ -281,7 +344,7 @@ class Lifecycle:
         answer_by: float,
         dry_run: bool,
         result: LifecycleResult,
-    ) -> None:
+    ) -> bool:
         spec = KINDS[kind]
         backup_id = str(item.get("id"))
         region = self._settings.copy_region if place == "copies" else None
@@ -290,12 +353,14 @@ class Lifecycle:
             op = spec.delete_copy_op if place == "copies" else spec.delete_op
             try:
                 self._mutate(op, answer_by, path={spec.path_param: backup_id})
-            except ApiError as exc:
-                if exc.status != 404:  # already gone: a redelivery, or someone was quicker
-                    result.fail(backup_id, exc)
-                    return
-        result.deleted.append({key: value for key, value in entry.items() if value is not None})
+            except BackupError as exc:
+                # A 404 too: OCI answers NotAuthorizedOrNotFound for a missing grant as for a missing backup,
+                # and a backup gone already is listed TERMINATED, never offered for deletion again.
+                result.fail(backup_id, exc)
+                return False
+        result.record("deleted", {key: value for key, value in entry.items() if value is not None})
         logs.emit(logger, logging.INFO, "retention", dryRun=dry_run or None, **entry)
+        return True
 
     def _copy(
         self,
@@ -312,7 +377,7 @@ class Lifecycle:
         if any(copy.get("lifecycleState") not in ("TERMINATING", "TERMINATED") for copy in existing):
             return
         region = self._settings.copy_region
-        body: dict[str, Any] = {"destinationRegion": region}
+        body: dict[str, Any] = {"destinationRegion": region, "displayName": copy_name(item)}
         if self._settings.copy_kms_key_id:
             body["kmsKeyId"] = self._settings.copy_kms_key_id
         copy_id = None
@@ -326,7 +391,7 @@ class Lifecycle:
                 result.fail(backup_id, exc)
                 return
             copy_id = answer.data.get("id") if isinstance(answer.data, dict) else None
-        result.copied.append({"backupId": backup_id, "copyId": copy_id, "region": region})
+        result.record("copied", {"backupId": backup_id, "copyId": copy_id, "region": region})
         logs.emit(
             logger, logging.INFO, "copy", backupId=backup_id, copyId=copy_id, region=region, dryRun=dry_run or None
         )

@@ -136,8 +136,9 @@ def dry_run_reply(request: BackupRequest, template: str, extra: dict[str, Any] |
     return Reply(200, document, trigger=request.trigger)
 
 
-def lifecycle_reply(request: BackupRequest, outcome: LifecycleResult) -> Reply:
-    """A backup-end event: what retention deleted and what was copied; 502 when a redelivery could do the rest."""
+def lifecycle_reply(request: BackupRequest, outcome: LifecycleResult, *, late: bool = False) -> Reply:
+    """A backup-end event: what retention deleted and what was copied; 502 when a redelivery could do the
+    rest, 504 when the deadline came first (what was done so far is listed)."""
     document: dict[str, Any] = {
         "trigger": request.trigger,
         "backups": [],
@@ -149,14 +150,19 @@ def lifecycle_reply(request: BackupRequest, outcome: LifecycleResult) -> Reply:
     }
     if request.dry_run:
         document["dryRun"] = True
+    if late:
+        document["message"] = "the deadline came before retention and copies were done; redeliver to finish"
+        return Reply(504, document, trigger=request.trigger, redeliver=504)
     if outcome.errors:
         return Reply(502, document, trigger=request.trigger, redeliver=502 if outcome.retryable else None)
     return Reply(200, document, trigger=request.trigger)
 
 
-def merge_lifecycle(reply: Reply, outcome: LifecycleResult) -> Reply:
+def merge_lifecycle(reply: Reply, outcome: LifecycleResult, *, late: bool = False) -> Reply:
     """A run summary with its lifecycle catch-up: ``deleted`` and ``copied``, and any lifecycle errors."""
     document = {**reply.document, **outcome.document(), "errors": [*reply.document["errors"], *outcome.errors]}
+    if late:
+        document["message"] = "the deadline came before retention and copies were done; the next tick catches up"
     if not outcome.errors:
         return Reply(reply.status, document, reply.headers, reply.trigger, reply.redeliver)
     redeliver = reply.redeliver or (502 if outcome.retryable else None)

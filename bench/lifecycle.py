@@ -4,9 +4,11 @@
     python -m bench.lifecycle --volumes 20 --days 5 --keep-last 3
 
 Each simulated day moves the emulator's clock forward one day, backs up every volume once
-(a manual request with a selector and that day's idempotency key, run by the function under
-fdk), lets the backups become AVAILABLE, and delivers each backup's ``createvolumebackup.end``
-event to the function, as an Events rule would; retention runs on each event. A few backups
+(an alarm message naming every volume, with that day's timestamp as its idempotency key: a
+schedule tick would share its slot with the other ticks of the real hour), lets the backups
+become AVAILABLE, and delivers each backup's ``createvolumebackup.end`` event to the function,
+as an Events rule would; retention runs on each event. Manual backups are not retention's to
+delete, so the daily backups are automatic ones. A few backups
 made by people and by a backup policy sit on each volume from the start and must survive.
 Reports what the emulator holds after each day, and exits non-zero when the steady state is
 not ``keep-last`` backups per volume or a backup not made by the function was deleted.
@@ -15,14 +17,14 @@ not ``keep-last`` backups per volume or a backup not made by the function was de
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from localdev.credentials import COMPARTMENT
-from localdev.fnprocess import FunctionProcess
+from localdev.fnprocess import ROOT, FunctionProcess
 from localdev.platform import FnPlatform
 from localdev.stack import LocalStack
 
@@ -52,11 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         with FunctionProcess(Path(tmp) / "fn", env) as process:
             platform = FnPlatform(process)
-            selector = {"compartmentId": COMPARTMENT, "freeformTags": {"backup": "bench"}, "kinds": ["volume"]}
+            alarm = json.loads((ROOT / "events" / "alarm.json").read_text())
+            alarm["alarmMetaData"][0]["dimensions"] = [{"resourceId": _volume(n)} for n in range(args.volumes)]
             print(f"{'day':>4}{'created':>9}{'events':>8}{'deleted':>9}{'own AVAILABLE':>15}{'per volume':>12}")
             for day in range(1, args.days + 1):
                 emulator.advance(days=1)
-                answer = platform.invoke({"selector": selector, "idempotencyKey": f"day-{day}"}, deadline_seconds=120)
+                daily = {**alarm, "timestampEpochMillis": alarm["timestampEpochMillis"] + day * 86_400_000}
+                answer = platform.invoke(daily, deadline_seconds=120)
                 created = len(answer.json().get("backups", []))
                 deleted = 0
                 events = emulator.backup_end_events()

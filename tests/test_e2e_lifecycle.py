@@ -7,13 +7,14 @@ retention and copies the backup to the peer region's emulator.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from localdev.emulator import BlockStorageEmulator
+from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
 from localdev.samples import VOLUMES
 from localdev.stack import LocalStack
@@ -187,10 +188,19 @@ def test_retention_applies_to_copies_counting_copies_only(
     )
     source = emulator.add_backup(VOLUMES[0], time_created=ago(1), freeform_tags=OWN)
     copies = [
-        peer.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN, source_backup_id=f"{source}{d}")
+        peer.add_backup(
+            VOLUMES[0],
+            time_created=ago(d),
+            freeform_tags=OWN,
+            source_backup_id=f"{source}{d}",
+            display_name=f"nightly-{d} (copy)",
+        )
         for d in (3, 2)
     ]
     peer.add_backup(VOLUMES[0], time_created=ago(9), freeform_tags={"owner": "dba"})
+    # A person's copy of one of the function's backups: same tags and a source, but not named as the function
+    # names its copies.
+    theirs = peer.add_backup(VOLUMES[0], time_created=ago(8), freeform_tags=OWN, source_backup_id=f"{source}x")
     emulator.copy_seconds = 0.0
 
     answer = platform.invoke(backup_end(source)).json()
@@ -199,6 +209,7 @@ def test_retention_applies_to_copies_counting_copies_only(
     assert (copies[0], PEER_REGION) in deleted
     assert {b["id"]: b["lifecycleState"] for b in peer.backups()}[copies[1]] in ("AVAILABLE", "TERMINATED")
     assert sum(1 for b in peer.backups() if (b.get("freeformTags") or {}).get("owner") == "dba") == 1
+    assert {b["id"]: b["lifecycleState"] for b in peer.backups()}[theirs] == "AVAILABLE"
 
 
 def test_a_dry_run_answers_what_it_would_do_and_calls_no_mutating_api(
@@ -221,15 +232,21 @@ def test_ten_days_of_daily_backups_with_keep_last_7_keep_seven_per_volume(
 ) -> None:
     emulator.in_progress_seconds = 0.0
     platform = start_platform(BACKUP_RETENTION_KEEP_LAST="7")
+    alarm = event_json("alarm.json")
+    alarm["alarmMetaData"][0]["dimensions"] = [{"resourceId": volume} for volume in VOLUMES]
+    manual = platform.invoke({"volumeId": VOLUMES[0], "idempotencyKey": "before-upgrade"}).json()
     for day in range(10):
         emulator.advance(days=1)
-        for volume in VOLUMES:
-            assert platform.invoke({"volumeId": volume, "idempotencyKey": f"day-{day}"}).status == 200
+        # One alarm a day naming every volume (each day's timestamp is its own idempotency key).
+        daily = {**alarm, "timestampEpochMillis": alarm["timestampEpochMillis"] + day * 86_400_000}
+        assert platform.invoke(daily).status == 200
         for event in emulator.backup_end_events():
             assert platform.invoke(event).status == 200
 
     available = [b for b in emulator.backups() if b["lifecycleState"] == "AVAILABLE"]
-    assert len(available) == 7 * len(VOLUMES)
+    automatic = [b for b in available if b["freeformTags"].get("backup-trigger") == "alarm"]
+    assert len(automatic) == 7 * len(VOLUMES)
+    assert manual["id"] in {b["id"] for b in available}  # a person's manual backup is never retention's to delete
 
 
 def test_a_schedule_tick_catches_up_retention_for_the_volumes_it_backed_up(
@@ -244,3 +261,93 @@ def test_a_schedule_tick_catches_up_retention_for_the_volumes_it_backed_up(
     [made] = summary["backups"]
     assert {entry["backupId"] for entry in summary["deleted"]} == set(old[:2])
     assert states(emulator)[made["id"]] == "AVAILABLE" and states(emulator)[old[2]] == "AVAILABLE"
+
+
+def test_pruning_copies_keeps_the_copies_of_the_newest_backups(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, peer: BlockStorageEmulator
+) -> None:
+    emulator.copy_seconds = 0.0
+    platform = start_platform(
+        BACKUP_COPY_REGION=PEER_REGION, BACKUP_COPY_ENDPOINT=peer.endpoint, BACKUP_RETENTION_KEEP_LAST="2"
+    )
+    own = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2, 1)]
+
+    answer = platform.invoke(backup_end(own[-1])).json()
+
+    assert [entry["backupId"] for entry in answer["deleted"]] == [own[0]]  # deleted first, so never copied
+    copied_from = sorted(copy["sourceVolumeBackupId"] for copy in peer.backups())
+    assert copied_from == sorted(own[1:])
+
+
+def test_manual_backups_never_push_automatic_ones_out(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="2")
+    scheduled = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (5, 4)]
+    manual = {"backup-trigger": "manual", "backup-source": "someone"}
+    theirs = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=manual) for d in (3, 2, 1)]
+
+    answer = platform.invoke(backup_end(scheduled[-1])).json()
+
+    assert answer["deleted"] == []
+    assert all(states(emulator)[b] == "AVAILABLE" for b in (*scheduled, *theirs))
+
+
+def test_a_delete_the_api_refuses_as_not_found_is_an_error_not_a_deletion(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1", BACKUP_MAX_ATTEMPTS="1")
+    own = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (2, 1)]
+    emulator.inject(Fault("deleteVolumeBackup", status=404, code="NotAuthorizedOrNotFound"))
+
+    answer = platform.invoke(backup_end(own[-1]))
+
+    assert answer.status == 502  # a missing grant: redelivered, and visible
+    document = answer.wait().json()
+    assert document["deleted"] == [] and document["errors"][0]["code"] == "NotAuthorizedOrNotFound"
+
+
+def test_slow_lifecycle_calls_never_hold_the_answer_past_the_deadline(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
+    own = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (2, 1)]
+    emulator.inject(Fault("listVolumeBackups", latency=8.0))
+
+    started = time.monotonic()
+    answer = platform.invoke(backup_end(own[-1]), deadline_seconds=3)
+
+    assert time.monotonic() - started < 3.5
+    assert answer.status == 504  # redelivered: the next delivery finishes
+    assert answer.wait().json()["message"].startswith("the deadline came")
+
+
+def test_a_failing_copy_region_does_not_stop_retention_in_the_source_region(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(
+        BACKUP_COPY_REGION=PEER_REGION,
+        BACKUP_COPY_ENDPOINT="http://127.0.0.1:9",
+        BACKUP_RETENTION_KEEP_LAST="1",
+        BACKUP_MAX_ATTEMPTS="1",
+    )
+    own = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (2, 1)]
+
+    document = platform.invoke(backup_end(own[-1])).wait().json()
+
+    assert [entry["backupId"] for entry in document["deleted"]] == [own[0]]
+    assert document["errors"][0]["code"] == "NetworkError"
+
+
+def test_a_backup_with_prevent_deletion_and_no_period_is_never_deleted(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
+    protected = emulator.add_backup(
+        VOLUMES[0], time_created=ago(3), freeform_tags=OWN, is_prevent_deletion_enabled=True
+    )
+    newest = emulator.add_backup(VOLUMES[0], time_created=ago(1), freeform_tags=OWN)
+
+    answer = platform.invoke(backup_end(newest)).json()
+
+    assert answer["deleted"] == [] and states(emulator)[protected] == "AVAILABLE"
