@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from localdev.credentials import function_environment
 from localdev.emulator import BlockStorageEmulator
 from localdev.fnprocess import FunctionProcess
 from localdev.platform import FnPlatform
-from localdev.samples import seed
+from localdev.samples import VOLUMES, seed
 from localdev.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,3 +102,38 @@ def blockstorage(
     for name, value in function_environment(stack.credentials).items():
         monkeypatch.setenv(name, value)
     return OciBlockStorage(settings)
+
+
+# ------------------------------------------------------------------ lifecycle
+
+OWN = {"backup-trigger": "schedule", "backup-source": "20261120T000000Z/3600s"}
+"""The tags the function stamps on an automatic backup: what makes a seeded backup its own."""
+PEER_REGION = "us-phoenix-1"
+
+
+def ago(days: float) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+def backup_end(backup_id: str, volume_id: str = VOLUMES[0], *, boot: bool = False) -> dict[str, Any]:
+    """The createvolumebackup.end (or createbootvolumebackup.end) event of a backup, shaped as the sample."""
+    event = event_json("event-backup-end.json")
+    if boot:
+        event["eventType"] = "com.oraclecloud.blockvolumes.createbootvolumebackup.end"
+    event["eventID"] = f"end-{backup_id[-12:]}"
+    event["data"]["resourceId"] = backup_id
+    event["data"]["additionalDetails"]["volumeId"] = volume_id
+    return event
+
+
+def states(emulator: BlockStorageEmulator) -> dict[str, str]:
+    return {backup["id"]: backup["lifecycleState"] for backup in emulator.backups()}
+
+
+@pytest.fixture
+def peer(stack: LocalStack, emulator: BlockStorageEmulator) -> Iterator[BlockStorageEmulator]:
+    """The copy region: a second emulator the session's one copies into."""
+    other = BlockStorageEmulator(stack.identity, region=PEER_REGION).start()
+    emulator.add_region(other)
+    yield other
+    other.stop()

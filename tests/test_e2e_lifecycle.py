@@ -8,46 +8,16 @@ retention and copies the backup to the peer region's emulator.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
 from localdev.samples import VOLUMES
-from localdev.stack import LocalStack
-from tests.conftest import event_json
+from tests.conftest import OWN, PEER_REGION, ago, backup_end, event_json, states
 
 pytestmark = pytest.mark.e2e
-
-OWN = {"backup-trigger": "schedule", "backup-source": "20261120T000000Z/3600s"}
-PEER_REGION = "us-phoenix-1"
-
-
-def ago(days: float) -> datetime:
-    return datetime.now(UTC) - timedelta(days=days)
-
-
-def backup_end(backup_id: str, volume_id: str = VOLUMES[0]) -> dict[str, Any]:
-    event = event_json("event-backup-end.json")
-    event["eventID"] = f"end-{backup_id[-12:]}"
-    event["data"]["resourceId"] = backup_id
-    event["data"]["additionalDetails"]["volumeId"] = volume_id
-    return event
-
-
-def states(emulator: BlockStorageEmulator) -> dict[str, str]:
-    return {backup["id"]: backup["lifecycleState"] for backup in emulator.backups()}
-
-
-@pytest.fixture
-def peer(stack: LocalStack, emulator: BlockStorageEmulator) -> Iterator[BlockStorageEmulator]:
-    other = BlockStorageEmulator(stack.identity, region=PEER_REGION).start()
-    emulator.add_region(other)
-    yield other
-    other.stop()
 
 
 def test_keep_last_deletes_only_the_functions_own_available_backups_beyond_n(

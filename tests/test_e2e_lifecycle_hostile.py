@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
@@ -20,45 +19,17 @@ from localdev.credentials import COMPARTMENT
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
 from localdev.samples import BOOT_VOLUMES, VOLUMES
-from localdev.stack import LocalStack
-from tests.conftest import event_json
+from tests.conftest import OWN, PEER_REGION, ago, backup_end, states
 
 pytestmark = pytest.mark.e2e
 
-OWN = {"backup-trigger": "schedule", "backup-source": "20261120T000000Z/3600s"}
-PEER_REGION = "us-phoenix-1"
+
 TOPIC = "ocid1.onstopic.oc1.iad.aaaaaaaalifecyclehostile0000000000000000000000000000000000000"
 MUTATING = ("POST", "PUT", "DELETE")
 
 
-def ago(days: float) -> datetime:
-    return datetime.now(UTC) - timedelta(days=days)
-
-
-def backup_end(backup_id: str, volume_id: str = VOLUMES[0], *, boot: bool = False) -> dict[str, Any]:
-    event = event_json("event-backup-end.json")
-    if boot:
-        event["eventType"] = "com.oraclecloud.blockvolumes.createbootvolumebackup.end"
-    event["eventID"] = f"end-{backup_id[-12:]}"
-    event["data"]["resourceId"] = backup_id
-    event["data"]["additionalDetails"]["volumeId"] = volume_id
-    return event
-
-
-def states(emulator: BlockStorageEmulator) -> dict[str, str]:
-    return {backup["id"]: backup["lifecycleState"] for backup in emulator.backups()}
-
-
 def mutating(emulator: BlockStorageEmulator) -> list[str]:
     return [f"{call.method} {call.operation}" for call in emulator.calls if call.method in MUTATING]
-
-
-@pytest.fixture
-def peer(stack: LocalStack, emulator: BlockStorageEmulator) -> Iterator[BlockStorageEmulator]:
-    other = BlockStorageEmulator(stack.identity, region=PEER_REGION).start()
-    emulator.add_region(other)
-    yield other
-    other.stop()
 
 
 # ------------------------------------------------------------ whose backups
