@@ -121,7 +121,7 @@ class App:
             settings = self.settings()
             request = build_request(value, headers=headers, settings=settings, now=datetime.now(UTC), trigger=trigger)
             if request.lifecycle_backup is not None:
-                return self._after_backup(request, deadline)
+                return self._after_backup(request, request.lifecycle_backup, deadline)
             if request.nothing_to_do is not None:
                 logs.emit(logger, logging.INFO, "invocation", outcome="nothing to do", reason=request.nothing_to_do)
                 return result_reply(RunResult(request, ()))
@@ -150,13 +150,11 @@ class App:
 
         return Lifecycle(self.settings(), self.api(), self.runner().limiter)
 
-    def _after_backup(self, request: BackupRequest, deadline: float) -> Reply:
+    def _after_backup(self, request: BackupRequest, backup_id: str, deadline: float) -> Reply:
         """A backup-end event: retention and copies for that backup's volume; never a new backup."""
         from backup_handler.lifecycle import LifecycleResult
 
         answer_by = deadline - self.settings().deadline_margin_seconds
-        backup_id = request.lifecycle_backup
-        assert backup_id is not None
         outcome = LifecycleResult()
         lifecycle = self.lifecycle()
         done = _within(
@@ -199,24 +197,13 @@ class App:
         )
         planner = Planner(settings, api, self._environ.get(FUNCTION_ID_VARIABLE))
         plan = Plan(request)
-        outcome: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                planner.plan(request, selected_then_explicit(request, resolution), answer_by, plan)
-            except BaseException as exc:  # handed to the request thread below
-                outcome.append(exc)
-
         started = time.monotonic()
-        worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), name="plan", daemon=True)
-        worker.start()
-        worker.join(max(answer_by - time.monotonic(), 0))
-        if worker.is_alive():
+        if not _within(
+            answer_by, lambda: planner.plan(request, selected_then_explicit(request, resolution), answer_by, plan)
+        ):
             plan.cancelled.set()
             logs.emit(logger, logging.WARNING, "selection", outcome="deadline", batches=len(plan.batches))
             return plan_reply(plan, late=True)
-        if outcome:
-            raise outcome[0]
         logs.emit(
             logger,
             logging.INFO,
@@ -250,7 +237,10 @@ _DEFAULTS = Settings()
 
 
 def _within(answer_by: float, work: Callable[[], object]) -> bool:
-    """Run ``work`` on its own thread; whether it finished by ``answer_by`` (a slow call cannot hold the answer)."""
+    """Run ``work`` on its own thread; whether it finished by ``answer_by`` (a slow call cannot hold the answer).
+
+    An exception ``work`` raised in time is raised here; work still running is left to finish on its own.
+    """
     failure: list[BaseException] = []
 
     def run() -> None:

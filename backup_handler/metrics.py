@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from backup_handler import logs
 from backup_handler.api import OciApi
+from backup_handler.errors import ConfigurationError
 from backup_handler.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ MAX_DIMENSION_CHARS = 512
 
 def metric_data(settings: Settings, tally: Tally, function: str, at: datetime) -> dict[str, Any]:
     """The PostMetricData body (PostMetricDataDetails) for one invocation's tally."""
-    assert settings.metrics_namespace and settings.metrics_compartment_id
+    namespace, compartment = settings.metrics_namespace, settings.metrics_compartment_id
+    if not namespace or not compartment:  # reporting only calls this when both are configured
+        raise ConfigurationError("BACKUP_METRICS_NAMESPACE and BACKUP_METRICS_COMPARTMENT_ID are both needed")
     timestamp = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     dimensions = {"trigger": tally.trigger[:MAX_DIMENSION_CHARS], "function": function[:MAX_DIMENSION_CHARS]}
     values: list[tuple[str, float, str]] = [
@@ -53,8 +56,8 @@ def metric_data(settings: Settings, tally: Tally, function: str, at: datetime) -
     return {
         "metricData": [
             {
-                "namespace": settings.metrics_namespace,
-                "compartmentId": settings.metrics_compartment_id,
+                "namespace": namespace,
+                "compartmentId": compartment,
                 "name": name,
                 "dimensions": dimensions,
                 "metadata": {"unit": unit},

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from backup_handler import logs
 from backup_handler.api import OciApi
+from backup_handler.errors import ConfigurationError
 from backup_handler.settings import Settings
 
 if TYPE_CHECKING:
@@ -83,10 +84,12 @@ def publish(
     settings: Settings, api: OciApi, tally: Tally, function: str, call_id: str | None, budget_seconds: float
 ) -> None:
     """Publish the summary; raises the API's errors (the caller logs them)."""
-    assert settings.notify_topic_id
+    topic = settings.notify_topic_id
+    if not topic:  # reporting only calls this when a topic is configured
+        raise ConfigurationError("BACKUP_NOTIFY_TOPIC_ID is not configured")
     answer = api.call(
         "PublishMessage",
-        path={"topicId": settings.notify_topic_id},
+        path={"topicId": topic},
         body=message(tally, function, call_id),
         budget_seconds=budget_seconds,
     )

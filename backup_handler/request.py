@@ -425,11 +425,8 @@ def _from_manual(manual: ManualRequest, settings: Settings, now: datetime) -> Ba
     kms_key_id = _allowed_kms_key(manual.kms_key_id, settings) or settings.kms_key_id
     key = manual.idempotency_key
     source_ref = key or f"manual:{uuid.uuid4().hex}"
-    targets: tuple[Target, ...] = ()
-    if manual.target:
-        kind = kind_of(manual.target)
-        assert kind is not None  # the model validated it
-        targets = (Target(kind=kind, resource_id=manual.target),)
+    kind = kind_of(manual.target) if manual.target else None  # the model validated the OCID's kind
+    targets = (Target(kind=kind, resource_id=manual.target),) if kind is not None else ()
     return BackupRequest(
         trigger="manual",
         source_ref=source_ref,

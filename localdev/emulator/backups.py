@@ -170,14 +170,16 @@ def _list(service: Service, request: Request, kind: Kind) -> Response:
     return page(items, request.query, service.page_size)
 
 
-def _validate(kind: Kind, body: dict[str, Any], token: str | None) -> str:
-    """The volume a create names; raises 400 ``InvalidParameter`` for what the API refuses."""
-    id_field = ID_FIELD[kind]
-    unknown = set(body) - _OPTIONAL_FIELDS - {id_field}
+def validate_create(body: dict[str, Any], id_field: str, allowed: frozenset[str], token: str | None) -> str:
+    """The resource a create body names (``id_field``); raises 400 ``InvalidParameter`` for what the API refuses.
+
+    Shared by every create (volume, boot volume and volume group backups): ``allowed`` are its optional fields.
+    """
+    unknown = set(body) - allowed - {id_field}
     if unknown:
         raise ErrorResponse(400, "InvalidParameter", f"Unknown field(s): {', '.join(sorted(unknown))}")
-    volume_id = body.get(id_field)
-    if not isinstance(volume_id, str):
+    resource_id = body.get(id_field)
+    if not isinstance(resource_id, str):
         raise ErrorResponse(400, "InvalidParameter", f"{id_field} is required")
     if body.get("type", "INCREMENTAL") not in ("FULL", "INCREMENTAL"):
         raise ErrorResponse(400, "InvalidParameter", "type must be FULL or INCREMENTAL")
@@ -187,12 +189,12 @@ def _validate(kind: Kind, body: dict[str, Any], token: str | None) -> str:
     if token is not None and not 1 <= len(token) <= 64:
         raise ErrorResponse(400, "InvalidParameter", "opc-retry-token must be 1 to 64 characters")
     retention.validate(body)
-    return volume_id
+    return resource_id
 
 
 def _create(service: Service, kind: Kind, body: dict[str, Any], token: str | None) -> Response:
     """CreateVolumeBackup / CreateBootVolumeBackup."""
-    volume_id = _validate(kind, body, token)
+    volume_id = validate_create(body, ID_FIELD[kind], _OPTIONAL_FIELDS, token)
     store = service.state.backups
     digest = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
     if token is not None and token in store.tokens:

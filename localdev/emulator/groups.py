@@ -31,7 +31,7 @@ from localdev.emulator.api import (
     query_choice,
     query_value,
 )
-from localdev.emulator.backups import TokenRecord, add_backup
+from localdev.emulator.backups import TokenRecord, add_backup, validate_create
 from localdev.emulator.pagination import page
 from localdev.emulator.volumes import VolumeStore
 
@@ -152,7 +152,7 @@ def list_volume_group_backups(service: Service, request: Request) -> Response:
 def create_volume_group_backup(service: Service, request: Request) -> Response:
     """CreateVolumeGroupBackup."""
     body = json_object(request.body)
-    group_id = _validate(body, request.retry_token)
+    group_id = validate_create(body, "volumeGroupId", _CREATE_FIELDS, request.retry_token)
     store = service.state.groups
     token = request.retry_token
     digest = hashlib.sha256(json.dumps(["volumeGroup", body], sort_keys=True).encode()).hexdigest()
@@ -190,25 +190,6 @@ def create_volume_group_backup(service: Service, request: Request) -> Response:
     if token is not None:
         store.tokens[token] = TokenRecord(digest, backup, backup["id"])
     return Response(200, backup)
-
-
-def _validate(body: dict[str, Any], token: str | None) -> str:
-    """The group a create names; raises 400 ``InvalidParameter`` for what the API refuses."""
-    unknown = set(body) - _CREATE_FIELDS
-    if unknown:
-        raise ErrorResponse(400, "InvalidParameter", f"Unknown field(s): {', '.join(sorted(unknown))}")
-    group_id = body.get("volumeGroupId")
-    if not isinstance(group_id, str):
-        raise ErrorResponse(400, "InvalidParameter", "volumeGroupId is required")
-    if body.get("type", "INCREMENTAL") not in ("FULL", "INCREMENTAL"):
-        raise ErrorResponse(400, "InvalidParameter", "type must be FULL or INCREMENTAL")
-    name = body.get("displayName")
-    if name is not None and not (isinstance(name, str) and 1 <= len(name) <= 255):
-        raise ErrorResponse(400, "InvalidParameter", "displayName must be 1 to 255 characters")
-    if token is not None and not 1 <= len(token) <= 64:
-        raise ErrorResponse(400, "InvalidParameter", "opc-retry-token must be 1 to 64 characters")
-    retention.validate(body)
-    return group_id
 
 
 def _new_group_backup(service: Service, body: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
