@@ -29,6 +29,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 $(IAC_VENV)/.installed-$(CHECKOV_VERSION):
 	rm -rf $(IAC_VENV)

@@ -17,13 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from backup_handler import logs
-from backup_handler.api import OciApi
-from backup_handler.backup import BackupRunner, RunResult
-from backup_handler.blockstorage import BlockStorage, OciBlockStorage
-from backup_handler.errors import BackupError, ConfigurationError, InternalError, NoTargets
-from backup_handler.payload import decode
-from backup_handler.request import BackupRequest, Shape, build_request, recognise
-from backup_handler.response import (
+from backup_handler.answers.response import (
     Reply,
     dry_run_reply,
     error_reply,
@@ -32,10 +26,16 @@ from backup_handler.response import (
     plan_reply,
     result_reply,
 )
+from backup_handler.errors import BackupError, ConfigurationError, InternalError, NoTargets
+from backup_handler.oci.api import OciApi
+from backup_handler.oci.blockstorage import BlockStorage, OciBlockStorage
+from backup_handler.runs.backup import BackupRunner, RunResult
 from backup_handler.settings import Settings
+from backup_handler.triggers.payload import decode
+from backup_handler.triggers.request import BackupRequest, Shape, build_request, recognise
 
 if TYPE_CHECKING:
-    from backup_handler.lifecycle import Lifecycle
+    from backup_handler.runs.lifecycle import Lifecycle
 
 logger = logging.getLogger(__name__)
 PACKAGE_LOGGER = "backup_handler"
@@ -107,7 +107,7 @@ class App:
         if settings is None or not settings.reporting:
             return
         try:
-            from backup_handler.reporting import report
+            from backup_handler.reporting.report import report
 
             report(settings, self.api(), reply, started=started, deadline=deadline, call_id=headers.get("fn-call-id"))
         except Exception as exc:
@@ -146,13 +146,13 @@ class App:
         return self._api
 
     def lifecycle(self) -> Lifecycle:
-        from backup_handler.lifecycle import Lifecycle
+        from backup_handler.runs.lifecycle import Lifecycle
 
         return Lifecycle(self.settings(), self.api(), self.runner().limiter)
 
     def _after_backup(self, request: BackupRequest, backup_id: str, deadline: float) -> Reply:
         """A backup-end event: retention and copies for that backup's volume; never a new backup."""
-        from backup_handler.lifecycle import LifecycleResult
+        from backup_handler.runs.lifecycle import LifecycleResult
 
         answer_by = deadline - self.settings().deadline_margin_seconds
         outcome = LifecycleResult()
@@ -164,12 +164,12 @@ class App:
 
     def _with_lifecycle(self, request: BackupRequest, result: RunResult, deadline: float) -> Reply:
         """A schedule tick's summary, with the catch-up of retention and copies for the volumes it backed up."""
-        from backup_handler.lifecycle import LifecycleResult
-
         reply = result_reply(result)
         settings = self.settings()
         if request.trigger != "schedule" or not settings.lifecycle or result.late:
             return reply
+        from backup_handler.runs.lifecycle import LifecycleResult  # off the manual path's imports
+
         answer_by = deadline - settings.deadline_margin_seconds
         created = [outcome.backup for outcome in result.of("created") if outcome.backup]
         outcome = LifecycleResult()
@@ -186,8 +186,8 @@ class App:
         answer past the deadline: at the deadline the run answers with what it has handed on so far
         (504: a redelivery finishes the job) and starts no further batch.
         """
-        from backup_handler.batching import Plan, Planner, selected_then_explicit
-        from backup_handler.selection import Resolution
+        from backup_handler.runs.batching import Plan, Planner, selected_then_explicit
+        from backup_handler.runs.selection import Resolution
 
         settings = self.settings()
         answer_by = deadline - settings.deadline_margin_seconds

@@ -25,7 +25,7 @@ Exception tree::
 HTTP-gateway invocations and in the body's ``status`` otherwise.
 ``retryable`` says whether a redelivery of the same trigger could succeed where
 this attempt did not (throttling, server errors, the network, configuration or
-IAM an operator can fix); :mod:`backup_handler.delivery` turns it into the
+IAM an operator can fix); :mod:`backup_handler.answers.delivery` turns it into the
 container status a source trigger sees. A failure that outlives its exception
 (one per target of a run) is kept as a :class:`Failure`: plain data, with no
 traceback or SDK objects attached.

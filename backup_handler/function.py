@@ -1,6 +1,6 @@
 """The fdk entry point: an invocation's context and bytes in, an fdk Response out.
 
-:mod:`backup_handler.delivery` decides the container status. For an HTTP-gateway
+:mod:`backup_handler.answers.delivery` decides the container status. For an HTTP-gateway
 invocation the container answers 200 (the only status whose body the platform
 passes on) and the precise status travels in ``Fn-Http-Status``.
 
@@ -17,8 +17,8 @@ from typing import Any
 
 from fdk import response
 
+from backup_handler.answers.delivery import container_status
 from backup_handler.app import App, monotonic_deadline
-from backup_handler.delivery import container_status
 
 JSON = "application/json"
 FN_HTTP_STATUS = "fn-http-status"

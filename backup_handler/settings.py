@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from backup_handler.errors import ConfigurationError
-from backup_handler.events import MAX_SCHEDULE_TARGETS, AlarmTransition, ConfiguredTags, KmsKeyId, Selector
-from backup_handler.ocids import CompartmentOcid, TargetOcid
-from backup_handler.validation import describe
+from backup_handler.vocabulary.fields import MAX_SCHEDULE_TARGETS, AlarmTransition, ConfiguredTags, KmsKeyId, Selector
+from backup_handler.vocabulary.ocids import CompartmentOcid, TargetOcid
+from backup_handler.vocabulary.validation import describe
 
 ENV_PREFIX = "BACKUP_"
 

@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backup_handler.app import App
-from backup_handler.blockstorage import OciBlockStorage
+from backup_handler.oci.blockstorage import OciBlockStorage
 from backup_handler.settings import Settings
 from localdev.credentials import function_environment
 from localdev.stack import LocalStack
-from tests.test_properties import REQUEST_CODES, STATUSES, json_values, mutated_events
+from tests.triggers.test_properties import REQUEST_CODES, STATUSES, json_values, mutated_events
 
 
 def _named(label: str, check: Callable[[str, bytes], None]) -> Callable[[bytes], None]:

@@ -68,7 +68,7 @@ THROTTLE_LIMIT = 10
 CONCURRENCY = 16
 FUNCTION_ID = "ocid1.fnfunc.oc1.iad.aaaaaaaabackuphandlerscalebench0000000000000000000000000000"
 FUNCTION_TIMEOUT = 120.0  # func.yaml: each invocation's Fn-Deadline
-PAGE_LIMIT = 1000  # what the function asks each list call for (backup_handler.api.MAX_PAGE_ITEMS)
+PAGE_LIMIT = 1000  # what the function asks each list call for (backup_handler.oci.api.MAX_PAGE_ITEMS)
 SELECTOR_TAGS = {"backup": "daily"}  # the tick's selector; Tenancy.select(backup="daily") below
 WARM_VOLUME = "ocid1.volume.oc1.iad.abuwcljrscalewarm000000000000000000000000000000000000000001"
 

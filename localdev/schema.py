@@ -2,7 +2,7 @@
 
 ``python -m localdev.schema`` writes one file per body under ``schemas/``; ``--check`` only
 reports (exit 1) which committed files differ from what the models produce now.
-``tests/test_schema.py`` fails until the files are regenerated after a model changes.
+``tests/triggers/test_schema.py`` fails until the files are regenerated after a model changes.
 
 The schemas describe each body's fields, types, bounds and patterns as pydantic validates them
 (``model_json_schema(by_alias=True)``, validation mode, JSON Schema 2020-12). Checks written as
@@ -21,7 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from backup_handler.events import AlarmMessage, CloudEvent, ManualRequest, ScheduleTick, Selector
+from backup_handler.triggers.events import AlarmMessage, CloudEvent, ManualRequest, ScheduleTick
+from backup_handler.vocabulary.fields import Selector
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"

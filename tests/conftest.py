@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from backup_handler.blockstorage import OciBlockStorage
+from backup_handler.oci.blockstorage import OciBlockStorage
 from backup_handler.settings import Settings
 from localdev.credentials import function_environment
 from localdev.emulator import BlockStorageEmulator

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
+from backup_handler.answers.response import result_reply
 from backup_handler.app import App, monotonic_deadline
-from backup_handler.backup import BackupRunner
-from backup_handler.blockstorage import Created
 from backup_handler.errors import ApiError, Failure
-from backup_handler.ocids import TargetKind
-from backup_handler.request import build_request
-from backup_handler.response import result_reply
+from backup_handler.oci.blockstorage import Created
+from backup_handler.runs.backup import BackupRunner
 from backup_handler.settings import Settings
+from backup_handler.triggers.request import build_request
+from backup_handler.vocabulary.ocids import TargetKind
 from localdev.samples import VOLUMES
 from tests.conftest import event_bytes, event_json
 

@@ -3,7 +3,7 @@
 - every ``var.X`` is declared, every resource and data reference points to a declared block, and the Resource
   Manager form (schema.yaml) lists exactly the stack's variables;
 - the function's config keys are exactly ``BACKUP_`` + Settings fields, minus an explicit set left out;
-- the IAM the stack grants is derived from ``backup_handler.api.grants``: ``grants.json`` is written from it
+- the IAM the stack grants is derived from ``backup_handler.oci.api.grants``: ``grants.json`` is written from it
   (``python -m tests.test_stack --write``) and must be current, and for every feature combination the grants the
   stack's statement template produces equal ``grants(features)``.
 """
@@ -22,7 +22,7 @@ import hcl2
 import pytest
 import yaml
 
-from backup_handler.api import Feature, grants
+from backup_handler.oci.api import Feature, grants
 from backup_handler.settings import ENV_PREFIX, Settings
 
 STACK = Path(__file__).resolve().parent.parent / "deploy" / "terraform"
@@ -64,7 +64,9 @@ LOCAL = re.compile(r"(?<![\w.])local\.([A-Za-z0-9_]+)")
 def grants_document() -> dict[str, Any]:
     """What grants.json must hold: each feature's grants as '<verb> <resource-type>', from the service layer."""
     return {
-        "_comment": "Written by `python -m tests.test_stack --write` from backup_handler.api.grants(); do not edit.",
+        "_comment": (
+            "Written by `python -m tests.test_stack --write` from backup_handler.oci.api.grants(); do not edit."
+        ),
         "features": {
             feature: sorted(f"{verb} {resource}" for verb, resource in grants({feature}))  # type: ignore[arg-type]
             for feature in FEATURES

@@ -1,5 +1,5 @@
-"""What arrives: request bytes, one model per trigger source, OCID kinds, and the one normalized request.
+"""What arrives: request bytes, one model per trigger source, and the one normalized request.
 
-May import: ``backup_handler.errors``, ``backup_handler.logs``; the normalized request (``request``) may also
-import ``backup_handler.settings``. Never the SDK or fdk.
+May import: ``backup_handler.settings``, ``backup_handler.vocabulary`` and the foundation modules. Never the SDK
+or fdk.
 """

@@ -7,7 +7,7 @@ resource "oci_identity_dynamic_group" "backup_handler" {
   matching_rule  = "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.backup_handler.id}'}"
 }
 
-# Least privilege: the grants backup_handler.api.grants() returns for the enabled features, plus the Vault keys
+# Least privilege: the grants backup_handler.oci.api.grants() returns for the enabled features, plus the Vault keys
 # and the Events service. Attached at the tenancy root so a Vault compartment elsewhere can be named.
 resource "oci_identity_policy" "backup_handler" {
   provider       = oci.home

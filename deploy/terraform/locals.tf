@@ -14,7 +14,7 @@ locals {
   selector_kinds          = flatten([for s in local.selectors : try(s.kinds, [])])
   selector_subcompartment = anytrue([for s in local.selectors : try(s.includeSubcompartments, false) == true])
 
-  # --- Features: the keys are backup_handler.api.Feature; a feature's grants come from grants.json. -------------
+  # --- Features: the keys are backup_handler.oci.api.Feature; a feature's grants come from grants.json. -------------
   features = {
     backups         = true
     groups          = var.enable_volume_groups || contains(local.selector_kinds, "volumeGroup")
@@ -28,7 +28,7 @@ locals {
   }
   lifecycle_enabled = local.features.retention || local.features.copies
 
-  # grants.json is written from backup_handler.api.grants(); tests/test_stack.py fails when it is not current.
+  # grants.json is written from backup_handler.oci.api.grants(); tests/test_stack.py fails when it is not current.
   grants_by_feature = jsondecode(file("${path.module}/grants.json")).features
   # Each grant is "<verb> <resource-type>", as a statement names it.
   grants = sort(distinct(flatten([for feature, on in local.features : local.grants_by_feature[feature] if on])))

@@ -43,7 +43,7 @@ variable "vault_compartment_ocid" {
 }
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Features beyond single backups: each one adds exactly the grants backup_handler.api.grants() lists for it.
+# Features beyond single backups: each one adds exactly the grants backup_handler.oci.api.grants() lists for it.
 # ---------------------------------------------------------------------------------------------------------------------
 variable "enable_volume_groups" {
   type        = bool

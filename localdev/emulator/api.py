@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from localdev.emulator.clock import Clock
-    from localdev.emulator.state import State
+
+Stores_co = TypeVar("Stores_co", covariant=True)
 
 API = "/20160918"
 DEFAULT_REGION = "us-ashburn-1"
@@ -125,10 +126,16 @@ def not_found(resource_id: str) -> ErrorResponse:
     )
 
 
-class Service(Protocol):
-    """What of the emulator a handler may use: its resources and the settings a test turns."""
+class Service(Protocol[Stores_co]):
+    """What of the emulator a handler may use: its resources and the settings a test turns.
 
-    state: State
+    Generic in the stores: each resource family's module names the stores its handlers read (a small
+    protocol of its own), so no family module imports the whole state and the state imports no handler.
+    """
+
+    @property
+    def state(self) -> Stores_co: ...
+
     region: str
     clock: Clock
     in_progress_seconds: float
@@ -152,7 +159,7 @@ class Peer(Protocol):
         ...
 
 
-Handler = Callable[[Service, Request], Response]
+Handler = Callable[["Service[Any]", Request], Response]
 
 
 @dataclass

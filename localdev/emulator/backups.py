@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from localdev.emulator import retention
 from localdev.emulator.api import (
@@ -40,6 +40,25 @@ from localdev.emulator.api import (
 )
 from localdev.emulator.clock import parse, stamp
 from localdev.emulator.pagination import page
+from localdev.emulator.volumes import VolumeStore
+
+
+class BackupsOnly(Protocol):
+    """The one store a look-up of a backup reads (other families' handlers call :func:`find`)."""
+
+    @property
+    def backups(self) -> BackupStore: ...
+
+
+class Stores(Protocol):
+    """The emulator stores this family's handlers read and change."""
+
+    @property
+    def backups(self) -> BackupStore: ...
+
+    @property
+    def volumes(self) -> VolumeStore: ...
+
 
 Kind = Literal["volume", "bootVolume"]
 ID_FIELD: dict[Kind, str] = {"volume": "volumeId", "bootVolume": "bootVolumeId"}
@@ -114,7 +133,7 @@ class BackupStore:
         return ended
 
 
-def find(service: Service, backup_id: str, kind: Kind) -> dict[str, Any]:
+def find(service: Service[BackupsOnly], backup_id: str, kind: Kind) -> dict[str, Any]:
     """A backup of ``kind`` that is not terminated (404 ``NotAuthorizedOrNotFound`` otherwise)."""
     record = service.state.backups.records.get(backup_id)
     if record is None or ID_FIELD[kind] not in record or record["lifecycleState"] == "TERMINATED":
@@ -122,15 +141,15 @@ def find(service: Service, backup_id: str, kind: Kind) -> dict[str, Any]:
     return record
 
 
-def create_volume_backup(service: Service, request: Request) -> Response:
+def create_volume_backup(service: Service[Stores], request: Request) -> Response:
     return _create(service, "volume", json_object(request.body), request.retry_token)
 
 
-def create_boot_volume_backup(service: Service, request: Request) -> Response:
+def create_boot_volume_backup(service: Service[Stores], request: Request) -> Response:
     return _create(service, "bootVolume", json_object(request.body), request.retry_token)
 
 
-def get_backup(service: Service, request: Request) -> Response:
+def get_backup(service: Service[Stores], request: Request) -> Response:
     """GetVolumeBackup / GetBootVolumeBackup."""
     backup_id = request.params["backupId"]
     if backup_id not in service.state.backups.records:
@@ -138,15 +157,15 @@ def get_backup(service: Service, request: Request) -> Response:
     return Response(200, service.state.backups.view(backup_id, service.in_progress_seconds))
 
 
-def list_volume_backups(service: Service, request: Request) -> Response:
+def list_volume_backups(service: Service[Stores], request: Request) -> Response:
     return _list(service, request, "volume")
 
 
-def list_boot_volume_backups(service: Service, request: Request) -> Response:
+def list_boot_volume_backups(service: Service[Stores], request: Request) -> Response:
     return _list(service, request, "bootVolume")
 
 
-def _list(service: Service, request: Request, kind: Kind) -> Response:
+def _list(service: Service[Stores], request: Request, kind: Kind) -> Response:
     wanted = {
         "compartmentId": query_value(request, "compartmentId", required=True),
         ID_FIELD[kind]: query_value(request, ID_FIELD[kind]),
@@ -192,7 +211,7 @@ def validate_create(body: dict[str, Any], id_field: str, allowed: frozenset[str]
     return resource_id
 
 
-def _create(service: Service, kind: Kind, body: dict[str, Any], token: str | None) -> Response:
+def _create(service: Service[Stores], kind: Kind, body: dict[str, Any], token: str | None) -> Response:
     """CreateVolumeBackup / CreateBootVolumeBackup."""
     volume_id = validate_create(body, ID_FIELD[kind], _OPTIONAL_FIELDS, token)
     store = service.state.backups
@@ -217,7 +236,7 @@ def _create(service: Service, kind: Kind, body: dict[str, Any], token: str | Non
 
 
 def add_backup(
-    service: Service, body: Mapping[str, Any], volume: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+    service: Service[Stores], body: Mapping[str, Any], volume: Mapping[str, Any], extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Start a backup of ``volume`` (either kind) as ``body`` asks, with ``extra`` fields; it is in progress."""
     backup = new_backup(service, body, volume, service.clock.stamp())
@@ -230,7 +249,7 @@ def add_backup(
 
 
 def seed_backup(
-    service: Service,
+    service: Service[Stores],
     volume: Mapping[str, Any],
     body: Mapping[str, Any],
     *,
@@ -260,7 +279,9 @@ def seed_backup(
     return str(backup["id"])
 
 
-def new_backup(service: Service, body: Mapping[str, Any], volume: Mapping[str, Any], created: str) -> dict[str, Any]:
+def new_backup(
+    service: Service[Stores], body: Mapping[str, Any], volume: Mapping[str, Any], created: str
+) -> dict[str, Any]:
     """A new backup record of ``volume`` (either kind), made at ``created`` as ``body`` asks."""
     kind: Kind = "bootVolume" if volume["boot"] else "volume"
     created = _normalized(created)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from localdev.credentials import TENANCY
 from localdev.emulator.api import (
@@ -26,6 +26,14 @@ from localdev.emulator.api import (
     query_value,
 )
 from localdev.emulator.pagination import page
+
+
+class Stores(Protocol):
+    """The emulator stores this family's handlers read and change."""
+
+    @property
+    def compartments(self) -> CompartmentStore: ...
+
 
 LIFECYCLE_STATES = frozenset({"CREATING", "ACTIVE", "INACTIVE", "DELETING", "DELETED"})
 ACCESS_LEVELS = frozenset({"ANY", "ACCESSIBLE"})
@@ -75,7 +83,7 @@ class CompartmentStore:
                 yield record
 
 
-def get_compartment(service: Service, request: Request) -> Response:
+def get_compartment(service: Service[Stores], request: Request) -> Response:
     compartment_id = request.params["compartmentId"]
     record = service.state.compartments.records.get(compartment_id)
     if record is None:
@@ -83,7 +91,7 @@ def get_compartment(service: Service, request: Request) -> Response:
     return Response(200, dict(record))
 
 
-def list_compartments(service: Service, request: Request) -> Response:
+def list_compartments(service: Service[Stores], request: Request) -> Response:
     parent_id = query_value(request, "compartmentId", required=True)
     assert parent_id is not None
     subtree_text = (query_value(request, "compartmentIdInSubtree") or "false").lower()

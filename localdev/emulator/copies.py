@@ -25,10 +25,21 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object, new_ocid
-from localdev.emulator.backups import ID_FIELD, SOURCE_FIELD, Kind, TokenRecord, find
+from localdev.emulator.backups import ID_FIELD, SOURCE_FIELD, BackupStore, Kind, TokenRecord, find
+
+
+class Stores(Protocol):
+    """The emulator stores this family's handlers read and change."""
+
+    @property
+    def copies(self) -> CopyStore: ...
+
+    @property
+    def backups(self) -> BackupStore: ...
+
 
 _FIELDS = frozenset({"destinationRegion", "displayName", "kmsKeyId"})
 _KEPT = ("compartmentId", "type", "sizeInGBs", "sizeInMBs", "uniqueSizeInGBs", "uniqueSizeInMbs", "imageId")
@@ -47,15 +58,15 @@ class CopyStore:
         return sum(1 for start, window in self.started.values() if moment - start < window)
 
 
-def copy_volume_backup(service: Service, request: Request) -> Response:
+def copy_volume_backup(service: Service[Stores], request: Request) -> Response:
     return _copy(service, request, "volume")
 
 
-def copy_boot_volume_backup(service: Service, request: Request) -> Response:
+def copy_boot_volume_backup(service: Service[Stores], request: Request) -> Response:
     return _copy(service, request, "bootVolume")
 
 
-def _copy(service: Service, request: Request, kind: Kind) -> Response:
+def _copy(service: Service[Stores], request: Request, kind: Kind) -> Response:
     body = json_object(request.body)
     backup_id = request.params["backupId"]
     region = _validate(body, request.retry_token)
@@ -105,7 +116,9 @@ def _validate(body: Mapping[str, Any], token: str | None) -> str:
     return region
 
 
-def receive(service: Service, source: Mapping[str, Any], body: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+def receive(
+    service: Service[Stores], source: Mapping[str, Any], body: Mapping[str, Any], seconds: float
+) -> dict[str, Any]:
     """Start, in ``service``'s region, a copy of another region's backup ``source``; the new backup."""
     id_field = next(name for name in ID_FIELD.values() if name in source)
     kind: Kind = "volume" if id_field == "volumeId" else "bootVolume"

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from localdev.emulator import retention
 from localdev.emulator.api import (
@@ -31,7 +31,7 @@ from localdev.emulator.api import (
     query_choice,
     query_value,
 )
-from localdev.emulator.backups import TokenRecord, add_backup, validate_create
+from localdev.emulator.backups import BackupStore, TokenRecord, add_backup, validate_create
 from localdev.emulator.pagination import page
 from localdev.emulator.volumes import VolumeStore
 
@@ -40,6 +40,19 @@ _CREATE_FIELDS = (
     frozenset({"volumeGroupId", "compartmentId", "type", "displayName", "freeformTags", "definedTags"})
     | retention.FIELDS
 )
+
+
+class Stores(Protocol):
+    """The emulator stores this family's handlers read and change."""
+
+    @property
+    def groups(self) -> GroupStore: ...
+
+    @property
+    def volumes(self) -> VolumeStore: ...
+
+    @property
+    def backups(self) -> BackupStore: ...
 
 
 @dataclass
@@ -102,7 +115,7 @@ class GroupStore:
         return backup_id is not None and time.monotonic() - self.created_at[backup_id] < in_progress_seconds
 
 
-def get_volume_group(service: Service, request: Request) -> Response:
+def get_volume_group(service: Service[Stores], request: Request) -> Response:
     group_id = request.params["volumeGroupId"]
     group = service.state.groups.groups.get(group_id)
     if group is None:
@@ -110,7 +123,7 @@ def get_volume_group(service: Service, request: Request) -> Response:
     return Response(200, dict(group))
 
 
-def list_volume_groups(service: Service, request: Request) -> Response:
+def list_volume_groups(service: Service[Stores], request: Request) -> Response:
     wanted = {
         "compartmentId": query_value(request, "compartmentId", required=True),
         "availabilityDomain": query_value(request, "availabilityDomain"),
@@ -126,14 +139,14 @@ def list_volume_groups(service: Service, request: Request) -> Response:
     return page(items, request.query, service.page_size)
 
 
-def get_volume_group_backup(service: Service, request: Request) -> Response:
+def get_volume_group_backup(service: Service[Stores], request: Request) -> Response:
     backup_id = request.params["volumeGroupBackupId"]
     if backup_id not in service.state.groups.backups:
         raise not_found(backup_id)
     return Response(200, service.state.groups.view(backup_id, service.in_progress_seconds))
 
 
-def list_volume_group_backups(service: Service, request: Request) -> Response:
+def list_volume_group_backups(service: Service[Stores], request: Request) -> Response:
     wanted = {
         "compartmentId": query_value(request, "compartmentId", required=True),
         "volumeGroupId": query_value(request, "volumeGroupId"),
@@ -149,7 +162,7 @@ def list_volume_group_backups(service: Service, request: Request) -> Response:
     return page(items, request.query, service.page_size)
 
 
-def create_volume_group_backup(service: Service, request: Request) -> Response:
+def create_volume_group_backup(service: Service[Stores], request: Request) -> Response:
     """CreateVolumeGroupBackup."""
     body = json_object(request.body)
     group_id = validate_create(body, "volumeGroupId", _CREATE_FIELDS, request.retry_token)
@@ -192,7 +205,7 @@ def create_volume_group_backup(service: Service, request: Request) -> Response:
     return Response(200, backup)
 
 
-def _new_group_backup(service: Service, body: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
+def _new_group_backup(service: Service[Stores], body: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
     created = service.clock.stamp()
     return {
         "id": new_ocid("volumegroupbackup", service.region),

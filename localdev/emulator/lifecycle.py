@@ -21,32 +21,40 @@ reason); a lock needs a period (400 ``InvalidParameter``). Unknown fields: 400.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from localdev.emulator import retention
 from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object
-from localdev.emulator.backups import Kind, find
+from localdev.emulator.backups import BackupStore, Kind, find
+
+
+class Stores(Protocol):
+    """The emulator stores this family's handlers read and change."""
+
+    @property
+    def backups(self) -> BackupStore: ...
+
 
 _UPDATE_FIELDS = frozenset({"displayName", "freeformTags", "definedTags", "kmsKeyId"}) | retention.FIELDS
 
 
-def delete_volume_backup(service: Service, request: Request) -> Response:
+def delete_volume_backup(service: Service[Stores], request: Request) -> Response:
     return _delete(service, request.params["backupId"], "volume")
 
 
-def delete_boot_volume_backup(service: Service, request: Request) -> Response:
+def delete_boot_volume_backup(service: Service[Stores], request: Request) -> Response:
     return _delete(service, request.params["backupId"], "bootVolume")
 
 
-def update_volume_backup(service: Service, request: Request) -> Response:
+def update_volume_backup(service: Service[Stores], request: Request) -> Response:
     return _update(service, request.params["backupId"], "volume", json_object(request.body))
 
 
-def update_boot_volume_backup(service: Service, request: Request) -> Response:
+def update_boot_volume_backup(service: Service[Stores], request: Request) -> Response:
     return _update(service, request.params["backupId"], "bootVolume", json_object(request.body))
 
 
-def _delete(service: Service, backup_id: str, kind: Kind) -> Response:
+def _delete(service: Service[Stores], backup_id: str, kind: Kind) -> Response:
     backup = find(service, backup_id, kind)
     if service.state.backups.state(backup_id, service.in_progress_seconds) == "CREATING":
         raise ErrorResponse(409, "IncorrectState", f"Backup {backup_id} is still being created")
@@ -57,7 +65,7 @@ def _delete(service: Service, backup_id: str, kind: Kind) -> Response:
     return Response(204, None)
 
 
-def _update(service: Service, backup_id: str, kind: Kind, body: dict[str, Any]) -> Response:
+def _update(service: Service[Stores], backup_id: str, kind: Kind, body: dict[str, Any]) -> Response:
     backup = find(service, backup_id, kind)
     unknown = set(body) - _UPDATE_FIELDS
     if unknown:

@@ -22,9 +22,17 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object
+
+
+class Stores(Protocol):
+    """The emulator stores this family's handlers read and change."""
+
+    @property
+    def metrics(self) -> MetricStore: ...
+
 
 API = "/20180401"
 MAX_ITEMS = 50
@@ -82,7 +90,7 @@ def _problem(item: Any) -> str | None:
     return None
 
 
-def post_metric_data(service: Service, request: Request) -> Response:
+def post_metric_data(service: Service[Stores], request: Request) -> Response:
     document = json_object(request.body)
     items = document.get("metricData")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:

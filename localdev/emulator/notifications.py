@@ -12,9 +12,17 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object, not_found, now
+
+
+class Stores(Protocol):
+    """The emulator stores this family's handlers read and change."""
+
+    @property
+    def topics(self) -> TopicStore: ...
+
 
 API = "/20181201"
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -30,7 +38,7 @@ class TopicStore:
         self.messages.setdefault(topic_id, [])
 
 
-def publish_message(service: Service, request: Request) -> Response:
+def publish_message(service: Service[Stores], request: Request) -> Response:
     topic_id = request.params["topicId"]
     topic = service.state.topics.messages.get(topic_id)
     if topic is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from localdev.emulator import backups, compartments, copies, groups, lifecycle, monitoring, notifications, volumes
 from localdev.emulator.api import API, ErrorResponse, Handler, Request, Response, Service
@@ -79,7 +80,7 @@ ROUTES: tuple[Route, ...] = (
 METHODS = frozenset(route.method for route in ROUTES)
 
 
-def _unknown_path(service: Service, request: Request) -> Response:
+def _unknown_path(service: Service[Any], request: Request) -> Response:
     raise ErrorResponse(404, "NotAuthorizedOrNotFound", "Unknown path")
 
 

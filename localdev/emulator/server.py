@@ -16,15 +16,34 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from localdev.emulator import routes
 from localdev.emulator.api import Call, Request, Response, error, is_create
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from localdev.emulator.faults import Fault
     from localdev.emulator.routes import Route
-    from localdev.emulator.service import BlockStorageEmulator
+
+
+class Host(Protocol):
+    """What the server needs of the emulator it serves (the emulator's service module builds the server)."""
+
+    epoch: int
+    latency_seconds: float
+
+    def authenticate(self, method: str, target: str, headers: dict[str, str], body: bytes) -> str | None: ...
+
+    def create_slot(self) -> AbstractContextManager[bool]: ...
+
+    def take_fault(self, operation: str) -> Fault | None: ...
+
+    def perform(self, route: Route, request: Request) -> Response: ...
+
+    def record(self, call: Call) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -60,7 +79,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "BlockStorageEmulator"
-    emulator: ClassVar[BlockStorageEmulator]
+    emulator: ClassVar[Host]
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -149,7 +168,7 @@ for _method in routes.METHODS:
     setattr(RequestHandler, f"do_{_method}", RequestHandler.serve)
 
 
-def make_server(emulator: BlockStorageEmulator, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(emulator: Host, host: str, port: int) -> ThreadingHTTPServer:
     """A server (not yet serving) whose requests go to ``emulator``."""
 
     class Handler(RequestHandler):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from localdev.credentials import COMPARTMENT
 from localdev.emulator.api import (
@@ -26,6 +26,14 @@ from localdev.emulator.api import (
     query_value,
 )
 from localdev.emulator.pagination import page
+
+
+class Stores(Protocol):
+    """The emulator stores this family's handlers read and change."""
+
+    @property
+    def volumes(self) -> VolumeStore: ...
+
 
 AD = "Uocm:US-ASHBURN-AD-1"
 LIFECYCLE_STATES = frozenset({"PROVISIONING", "RESTORING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
@@ -90,30 +98,30 @@ def shown(volume: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in volume.items() if name != "boot"}
 
 
-def list_volumes(service: Service, request: Request) -> Response:
+def list_volumes(service: Service[Stores], request: Request) -> Response:
     return _list(service, request, boot=False)
 
 
-def list_boot_volumes(service: Service, request: Request) -> Response:
+def list_boot_volumes(service: Service[Stores], request: Request) -> Response:
     return _list(service, request, boot=True)
 
 
-def get_volume(service: Service, request: Request) -> Response:
+def get_volume(service: Service[Stores], request: Request) -> Response:
     return _get(service, request.params["volumeId"], boot=False)
 
 
-def get_boot_volume(service: Service, request: Request) -> Response:
+def get_boot_volume(service: Service[Stores], request: Request) -> Response:
     return _get(service, request.params["bootVolumeId"], boot=True)
 
 
-def _get(service: Service, volume_id: str, *, boot: bool) -> Response:
+def _get(service: Service[Stores], volume_id: str, *, boot: bool) -> Response:
     volume = service.state.volumes.find(volume_id, boot=boot)
     if volume is None:
         raise not_found(volume_id)
     return Response(200, shown(volume))
 
 
-def _list(service: Service, request: Request, *, boot: bool) -> Response:
+def _list(service: Service[Stores], request: Request, *, boot: bool) -> Response:
     wanted = {
         "compartmentId": query_value(request, "compartmentId"),
         "availabilityDomain": query_value(request, "availabilityDomain"),

@@ -1,0 +1,73 @@
+"""What one invocation's answer amounts to: the counts and particulars metrics and notifications share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from backup_handler.answers.response import Reply
+
+# Triggers sent by an OCI service rather than a person: an error answer reaches no one but the log.
+SOURCE_TRIGGERS = frozenset({"event", "alarm", "schedule", "batch"})
+UNRECOGNISED = "unrecognised"
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one invocation's answer amounts to, in numbers and the first few particulars."""
+
+    trigger: str
+    status: int
+    created: int
+    failed: int
+    skipped: int
+    seconds: float
+    errors: tuple[dict[str, Any], ...] = ()
+    pending: tuple[str, ...] = ()
+    not_attempted: tuple[str, ...] = ()
+    error: dict[str, Any] | None = None
+    """The error document, when the answer is one."""
+
+    @classmethod
+    def of(cls, reply: Reply, seconds: float) -> Tally:
+        """Count a reply: a run summary's lists, a single backup, or an error document (one failure)."""
+        document = reply.document
+        trigger = reply.trigger or UNRECOGNISED
+        seconds = round(max(seconds, 0.0), 3)
+        if isinstance(document.get("backups"), list):
+            errors = tuple(item for item in _items(document, "errors") if isinstance(item, dict))
+            pending = tuple(_ids(document, "pending"))
+            not_attempted = tuple(_ids(document, "notAttempted"))
+            return cls(
+                trigger,
+                reply.status,
+                created=len(document["backups"]),
+                failed=len(errors) + len(pending) + len(not_attempted),
+                skipped=len(_items(document, "skipped")),
+                seconds=seconds,
+                errors=errors,
+                pending=pending,
+                not_attempted=not_attempted,
+            )
+        if "wouldCreate" in document:  # a dry run: nothing was made
+            return cls(trigger, reply.status, 0, 0, len(_items(document, "skipped")), seconds)
+        if reply.status == 200 and "code" not in document:  # a single manual backup, as the API returned it
+            return cls(trigger, reply.status, 1, 0, 0, seconds)
+        return cls(trigger, reply.status, 0, 1, 0, seconds, error=document)
+
+    @property
+    def needs_attention(self) -> bool:
+        """Whether an operator should hear of this run: targets not backed up, or a source trigger refused."""
+        if self.errors or self.pending or self.not_attempted:
+            return True
+        return self.error is not None and self.trigger in SOURCE_TRIGGERS
+
+
+def _items(document: Mapping[str, Any], key: str) -> list[Any]:
+    value = document.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _ids(document: Mapping[str, Any], key: str) -> list[str]:
+    return [str(item.get("resourceId")) for item in _items(document, key) if isinstance(item, dict)]

@@ -1,0 +1,131 @@
+"""Resolving a :class:`~backup_handler.triggers.events.Selector` into targets, one page at a time.
+
+The selection is what the list APIs say now (ListVolumes, ListBootVolumes,
+ListVolumeGroups, and Identity's ListCompartments for sub-compartments), never
+Resource Search, which is eventually consistent. Tags are matched here, since
+the list APIs do not filter by tag: a resource is selected when it is AVAILABLE
+and carries every freeform and defined tag pair the selector gives.
+
+Volume groups come first: a volume that belongs to a selected group is backed
+up once, through its group, and is reported as skipped. Targets are yielded as
+pages arrive, so a caller can hand them on in batches without holding the whole
+selection; only the member ids of selected groups are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from backup_handler.errors import DeadlineExceeded, InvalidRequest
+from backup_handler.oci.api import OciApi
+from backup_handler.triggers.request import Skip, Target
+from backup_handler.vocabulary.fields import Selector
+from backup_handler.vocabulary.ocids import TargetKind, kind_of, normalize
+
+logger = logging.getLogger(__name__)
+
+AVAILABLE = "AVAILABLE"
+# Compartments a selector may reach through includeSubcompartments.
+MAX_COMPARTMENTS = 1000
+MIN_CALL_SECONDS = 0.25
+_TOO_MANY_COMPARTMENTS = "reaches too many compartments"
+_LISTS: tuple[tuple[TargetKind, str], ...] = (("volume", "ListVolumes"), ("bootVolume", "ListBootVolumes"))
+
+
+def matches(resource: Mapping[str, Any], selector: Selector) -> bool:
+    """Whether a listed resource is AVAILABLE and carries every tag pair of the selector."""
+    if resource.get("lifecycleState") != AVAILABLE:
+        return False
+    freeform = resource.get("freeformTags") or {}
+    if not isinstance(freeform, dict) or any(freeform.get(k) != v for k, v in selector.freeform_tags.items()):
+        return False
+    defined = resource.get("definedTags") or {}
+    if not isinstance(defined, dict):
+        return False
+    for namespace, pairs in selector.defined_tags.items():
+        present = defined.get(namespace)
+        if not isinstance(present, dict) or any(str(present.get(k)) != str(v) for k, v in pairs.items()):
+            return False
+    return True
+
+
+class Resolution:
+    """One selector's resolution: iterate it for targets and skips; :attr:`list_calls` counts the pages read."""
+
+    def __init__(self, selector: Selector, api: OciApi, remaining: Callable[[], float]) -> None:
+        self._selector = selector
+        self._api = api
+        self._remaining = remaining
+        self.list_calls = 0
+        self.members: dict[str, str] = {}
+        """Each member volume of a selected group → the group it is backed up through (filled as groups are listed)."""
+
+    def __iter__(self) -> Iterator[Target | Skip]:
+        compartments = list(self._compartments())
+        members = self.members
+        if "volumeGroup" in self._selector.kinds:
+            for compartment in compartments:
+                for group in self._listed("ListVolumeGroups", compartment):
+                    group_id = group.get("id")
+                    if isinstance(group_id, str) and kind_of(group_id) == "volumeGroup":
+                        member_ids = group.get("volumeIds")
+                        for member in member_ids if isinstance(member_ids, list) else []:
+                            if isinstance(member, str):
+                                members[normalize(member)] = normalize(group_id)
+                        yield Target(kind="volumeGroup", resource_id=normalize(group_id))
+        for kind, operation in _LISTS:
+            if kind not in self._selector.kinds:
+                continue
+            for compartment in compartments:
+                for resource in self._listed(operation, compartment):
+                    resource_id = resource.get("id")
+                    if not isinstance(resource_id, str) or kind_of(resource_id) != kind:
+                        continue
+                    resource_id = normalize(resource_id)
+                    if resource_id in members:
+                        yield Skip(
+                            resource_id=resource_id, reason=f"backed up through its volume group {members[resource_id]}"
+                        )
+                    else:
+                        yield Target(kind=kind, resource_id=resource_id)
+
+    def _budget(self) -> float:
+        budget = self._remaining()
+        if budget < MIN_CALL_SECONDS:
+            raise DeadlineExceeded("the deadline came before the selector was resolved")
+        return budget
+
+    def _listed(self, operation: str, compartment: str) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] = {"compartmentId": compartment}
+        if operation != "ListBootVolumes":  # ListBootVolumes has no lifecycleState filter
+            query["lifecycleState"] = AVAILABLE
+        for page in self._api.pages(operation, query=query, budget=self._budget):
+            self.list_calls += 1
+            yield from (item for item in page if matches(item, self._selector))
+
+    def _compartments(self) -> Iterator[str]:
+        """The selector's compartment, then (when asked) every ACTIVE compartment below it, breadth first."""
+        yield self._selector.compartment_id
+        if not self._selector.include_subcompartments:
+            return
+        queue, seen = [self._selector.compartment_id], {self._selector.compartment_id}
+        while queue:
+            parent = queue.pop(0)
+            query = {"compartmentId": parent, "lifecycleState": "ACTIVE", "accessLevel": "ANY"}
+            for page in self._api.pages("ListCompartments", query=query, budget=self._budget):
+                self.list_calls += 1
+                for compartment in page:
+                    child = compartment.get("id")
+                    if not isinstance(child, str) or child in seen or compartment.get("lifecycleState") != "ACTIVE":
+                        continue
+                    if len(seen) > MAX_COMPARTMENTS:
+                        raise InvalidRequest(
+                            f"the compartment tree below the selector's compartment holds more than {MAX_COMPARTMENTS} "
+                            "compartments; select a narrower compartment",
+                            errors=[{"field": "selector.includeSubcompartments", "problem": _TOO_MANY_COMPARTMENTS}],
+                        )
+                    seen.add(child)
+                    queue.append(child)
+                    yield child
