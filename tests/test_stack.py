@@ -176,11 +176,15 @@ def test_resource_manager_schema_matches_variables(files):
 
 
 def test_function_matches_func_yaml(files):
-    func = yaml.safe_load((STACK.parent.parent / "func.yaml").read_text())
+    text = (STACK.parent.parent / "func.yaml").read_text()
+    func = yaml.safe_load(text)
     function = _resource(files, "oci_functions_function", "backup_handler")
     assert int(function["memory_in_mbs"]) == func["memory"]
     assert int(function["timeout_in_seconds"]) == func["timeout"]
     assert function["display_name"] == func["name"]
+    # func.yaml has no field for the detached timeout: the stack sets it, and func.yaml says so.
+    assert not any("detach" in key for key in func)
+    assert "detached_mode_timeout_in_seconds" in text and "deploy/terraform" in text
 
 
 # --- configuration ----------------------------------------------------------------------------------------------
@@ -296,11 +300,15 @@ def test_service_and_scheduler_statements(files, text):
         "where target.key.id = '${key}'" in code
     )
     assert "Allow service cloudEvents to use functions-family in compartment id ${var.compartment_ocid}" in code
+    # The schedule's principal reads the function, then invokes it: without read the run fails with 404.
     scheduler = _resource(files, "oci_identity_policy", "schedule")
-    assert scheduler["statements"] == [
-        "Allow any-user to use fn-invocation in compartment id ${var.compartment_ocid} where all "
-        "{request.principal.type = 'resourceschedule', "
+    principal = (
+        "where all {request.principal.type = 'resourceschedule', "
         "request.principal.id = '${oci_resource_scheduler_schedule.daily[0].id}'}"
+    )
+    assert scheduler["statements"] == [
+        f"Allow any-user to read fn-function in compartment id ${{var.compartment_ocid}} {principal}",
+        f"Allow any-user to use fn-invocation in compartment id ${{var.compartment_ocid}} {principal}",
     ]
     # The schedule must not wait for its own policy (that would be a cycle).
     assert "oci_identity_policy" not in json.dumps(_resource(files, "oci_resource_scheduler_schedule", "daily"))
@@ -328,7 +336,11 @@ def test_events_rules_match_the_samples_and_the_lifecycle(files):
     lifecycle = json.dumps(_resource(files, "oci_events_rule", "backup_end"))
     assert "createvolumebackup.end" in lifecycle and "createbootvolumebackup.end" in lifecycle
     for name in ("volume_events", "backup_end"):
-        action = _resource(files, "oci_events_rule", name)["actions"][0]["actions"][0]
+        actions = _resource(files, "oci_events_rule", name)["actions"]
+        assert len(actions) == 1 and set(actions[0]) == {"action"}, (
+            "actions { action {} } (actions.actions is deprecated)"
+        )
+        action = actions[0]["action"][0]
         assert action["action_type"] == "FAAS"
         assert action["function_id"] == "${oci_functions_function.backup_handler.id}"
 
@@ -345,7 +357,10 @@ def test_topic_alarm_and_schedule_reach_the_function(files):
     resource = schedule["resources"][0]
     assert resource["id"] == "${oci_functions_function.backup_handler.id}"
     assert resource["parameters"][0]["parameter_type"] == "BODY"
-    assert 'source = "schedule"' in resource["parameters"][0]["value"].replace("'", '"')
+    # A list of exactly one JSON string: a bare jsonencode(...) fails at plan.
+    value = resource["parameters"][0]["value"]
+    assert isinstance(value, list) and len(value) == 1, value
+    assert value[0].startswith("${jsonencode(") and 'source = "schedule"' in value[0].replace("'", '"')
 
 
 def test_failure_alarm_never_targets_the_function_topic(files):

@@ -3,6 +3,7 @@ locals {
 }
 
 # Volume events: each delivery backs up the event's volume once (eventID is the idempotency key).
+# actions { action { ... } }: the nested `actions` set is deprecated in the provider for `action`.
 resource "oci_events_rule" "volume_events" {
   count          = var.enable_volume_events_rule ? 1 : 0
   compartment_id = var.compartment_ocid
@@ -11,7 +12,7 @@ resource "oci_events_rule" "volume_events" {
   is_enabled     = true
   condition      = jsonencode({ eventType = local.volume_event_types })
   actions {
-    actions {
+    action {
       action_type = "FAAS"
       is_enabled  = true
       function_id = oci_functions_function.backup_handler.id
@@ -32,7 +33,7 @@ resource "oci_events_rule" "backup_end" {
     "com.oraclecloud.blockvolumes.createbootvolumebackup.end",
   ] })
   actions {
-    actions {
+    action {
       action_type = "FAAS"
       is_enabled  = true
       function_id = oci_functions_function.backup_handler.id

@@ -18,15 +18,18 @@ resource "oci_identity_policy" "backup_handler" {
   depends_on     = [oci_identity_dynamic_group.backup_handler]
 }
 
-# Resource Scheduler invokes the function as the schedule's own principal. A policy of its own: the schedule
-# needs the function, this policy needs the schedule, and nothing needs this policy, so there is no cycle.
+# Resource Scheduler invokes the function as the schedule's own principal. It must read the function before it
+# invokes it: with `use fn-invocation` alone the scheduled run fails with 404 and the function is never called.
+# A policy of its own: the schedule needs the function, this policy needs the schedule, and nothing needs this
+# policy, so there is no cycle.
 resource "oci_identity_policy" "schedule" {
   count          = var.enable_schedule ? 1 : 0
   provider       = oci.home
   compartment_id = var.tenancy_ocid
   name           = "${var.application_name}-backup-schedule"
-  description    = "backup-handler: the Resource Scheduler schedule may invoke the function"
+  description    = "backup-handler: the Resource Scheduler schedule may read and invoke the function"
   statements = [
+    "Allow any-user to read fn-function in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.daily[0].id}'}",
     "Allow any-user to use fn-invocation in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.daily[0].id}'}",
   ]
 }

@@ -103,4 +103,15 @@ locals {
     BACKUP_REPORT_BUDGET_SECONDS  = var.backup_report_budget_seconds == null ? "" : tostring(var.backup_report_budget_seconds)
   }
   function_config = { for key, value in local.backup_config : key => value if value != "" }
+
+  # --- Configuration size: OCI Functions allows 4 KB for the application's and the function's configuration
+  # together, measured as the sum of the UTF-8 bytes of every key and value. Counted here as
+  # sum(bytes(key) + bytes(value)) over function_config (the application has no configuration). Terraform's
+  # length() counts characters, so the bytes of a string s are those of base64encode(s) (which encodes its UTF-8
+  # bytes): 3/4 of its length less its '=' padding. The [0] keeps sum() defined on an empty configuration.
+  config_limit_bytes = 4096
+  config_bytes = sum(concat([0], [
+    for key, value in local.function_config :
+    length(base64encode("${key}${value}")) * 3 / 4 - length(regexall("=", base64encode("${key}${value}")))
+  ]))
 }

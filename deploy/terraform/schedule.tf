@@ -9,9 +9,11 @@ resource "oci_resource_scheduler_schedule" "daily" {
   recurrence_details = var.schedule_cron
   resources {
     id = oci_functions_function.backup_handler.id
+    # value is a list of exactly one JSON string (provider schema: list(string), 1 item, StringIsJSON); the
+    # provider decodes it and sends it as the body. Only parameter_type BODY carries a string value.
     parameters {
       parameter_type = "BODY"
-      value          = jsonencode({ source = "schedule", selector = local.schedule_selector })
+      value          = [jsonencode({ source = "schedule", selector = local.schedule_selector })]
     }
   }
 }

@@ -36,6 +36,19 @@ variable "application_name" {
   }
 }
 
+# Schedule ticks (Resource Scheduler always invokes the function detached) and the batches the function hands to
+# itself run detached, and may take up to an hour: the detached timeout is set on the function, not left to
+# default to timeout_in_seconds (120 s). OCI Functions accepts 5 to 3600 seconds.
+variable "function_detached_timeout_seconds" {
+  type        = number
+  default     = 3600
+  description = "Detached invocation timeout of the function (schedule ticks and batches), 5 to 3600 seconds."
+  validation {
+    condition     = var.function_detached_timeout_seconds >= 5 && var.function_detached_timeout_seconds <= 3600 && floor(var.function_detached_timeout_seconds) == var.function_detached_timeout_seconds
+    error_message = "function_detached_timeout_seconds: a whole number of seconds from 5 to 3600 (OCI Functions' limits)."
+  }
+}
+
 variable "vault_compartment_ocid" {
   type        = string
   default     = ""
@@ -99,7 +112,11 @@ variable "alarm_query" {
 variable "alarm_severity" {
   type        = string
   default     = "WARNING"
-  description = "Severity of the example alarm."
+  description = "Severity of the example alarm: CRITICAL, ERROR, WARNING or INFO."
+  validation {
+    condition     = contains(["CRITICAL", "ERROR", "WARNING", "INFO"], var.alarm_severity)
+    error_message = "alarm_severity: CRITICAL, ERROR, WARNING or INFO (the values Monitoring accepts)."
+  }
 }
 
 variable "enable_schedule" {

@@ -4,8 +4,9 @@ terraform {
   required_providers {
     oci = {
       source = "oracle/oci"
-      # resources[].parameters (the BODY a Resource Scheduler schedule passes to the function) is in the 7.x docs.
-      version = ">= 7.4.0"
+      # Checked against the schema of 8.28.0 (provider-schema/, tests/deploy/test_provider_schema.py): the
+      # schedule's resources.parameters, the function's detached_mode_timeout_in_seconds, events actions.action.
+      version = ">= 8.28.0, < 9.0.0"
     }
   }
 }
@@ -22,7 +23,7 @@ data "oci_identity_region_subscriptions" "home" {
   tenancy_id = var.tenancy_ocid
   filter {
     name   = "is_home_region"
-    values = [true]
+    values = ["true"]
   }
 }
 
