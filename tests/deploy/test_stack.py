@@ -4,7 +4,7 @@
   Manager form (schema.yaml) lists exactly the stack's variables;
 - the function's config keys are exactly ``BACKUP_`` + Settings fields, minus an explicit set left out;
 - the IAM the stack grants is derived from ``backup_handler.oci.api.grants``: ``grants.json`` is written from it
-  (``python -m tests.test_stack --write``) and must be current, and for every feature combination the grants the
+  (``python -m tests.deploy.test_stack --write``) and must be current, and for every feature combination the grants the
   stack's statement template produces equal ``grants(features)``.
 """
 
@@ -25,7 +25,7 @@ import yaml
 from backup_handler.oci.api import Feature, grants
 from backup_handler.settings import ENV_PREFIX, Settings
 
-STACK = Path(__file__).resolve().parent.parent / "deploy" / "terraform"
+STACK = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 GRANTS_FILE = STACK / "grants.json"
 FEATURES: tuple[str, ...] = typing.get_args(Feature)
 
@@ -65,7 +65,7 @@ def grants_document() -> dict[str, Any]:
     """What grants.json must hold: each feature's grants as '<verb> <resource-type>', from the service layer."""
     return {
         "_comment": (
-            "Written by `python -m tests.test_stack --write` from backup_handler.oci.api.grants(); do not edit."
+            "Written by `python -m tests.deploy.test_stack --write` from backup_handler.oci.api.grants(); do not edit."
         ),
         "features": {
             feature: sorted(f"{verb} {resource}" for verb, resource in grants({feature}))  # type: ignore[arg-type]
@@ -221,7 +221,9 @@ def test_function_config_leaves_empty_values_out(files):
 
 def test_grants_file_is_current():
     current = json.loads(GRANTS_FILE.read_text())
-    assert current == grants_document(), "grants.json is stale: run `.venv/bin/python -m tests.test_stack --write`"
+    assert current == grants_document(), (
+        "grants.json is stale: run `.venv/bin/python -m tests.deploy.test_stack --write`"
+    )
 
 
 def test_stack_features_are_the_service_features(files):
@@ -371,5 +373,5 @@ def test_failure_alarm_never_targets_the_function_topic(files):
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
-        raise SystemExit("usage: python -m tests.test_stack --write   (rewrites deploy/terraform/grants.json)")
+        raise SystemExit("usage: python -m tests.deploy.test_stack --write   (rewrites deploy/terraform/grants.json)")
     GRANTS_FILE.write_text(json.dumps(grants_document(), indent=2) + "\n")
