@@ -238,7 +238,8 @@ def decide(snapshots: Sequence[Point], policy: Policy, now: datetime) -> list[De
             raise ValueError(f"snapshot id {point.id!r} appears more than once")
         seen.add(point.id)
 
-    ordered = sorted(sorted(snapshots, key=lambda p: p.id), key=lambda p: p.time, reverse=True)
+    # In UTC: Python compares two times of one zone by their wall clocks, folds ignored.
+    ordered = sorted(sorted(snapshots, key=lambda p: p.id), key=lambda p: p.time.astimezone(UTC), reverse=True)
     if policy.is_empty:
         return [Decision(p.id, p.time, True, (EMPTY_POLICY_REASON,)) for p in ordered]
 
@@ -260,7 +261,7 @@ def decide(snapshots: Sequence[Point], policy: Policy, now: datetime) -> list[De
     decisions: list[Decision] = []
     for position, point in enumerate(ordered):
         reasons: list[str] = []
-        if within is not None and (cutoff is None or point.time > cutoff):
+        if within is not None and (cutoff is None or point.time.astimezone(UTC) > cutoff):
             reasons.append(f"within {within}")
         local = point.time.astimezone(policy.tz)
         for tier, (_, bucket_of, reason) in enumerate(tiers):
@@ -280,7 +281,8 @@ def decide(snapshots: Sequence[Point], policy: Policy, now: datetime) -> list[De
 
 def _within_cutoff(ordered: Sequence[Point], within: RelativeDuration, tz: tzinfo, now: datetime) -> datetime | None:
     """Snapshots strictly after this are within; None means all of them are."""
-    newest_past = next((p.time for p in ordered if p.time < now), None)
+    now = now.astimezone(UTC)
+    newest_past = next((p.time for p in ordered if p.time.astimezone(UTC) < now), None)
     if newest_past is None:
         return None
     try:

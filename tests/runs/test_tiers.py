@@ -163,6 +163,21 @@ def test_decisions_come_newest_first_whatever_the_input_order() -> None:
     assert [decision.time for decision in decisions] == [utc(2024, 1, 3), utc(2024, 1, 2), utc(2024, 1, 1)]
 
 
+def test_times_in_a_repeated_hour_are_ordered_by_instant_not_by_wall_clock() -> None:
+    second_0215 = datetime(2021, 10, 31, 2, 15, fold=1, tzinfo=BERLIN)  # 01:15 UTC
+    first_0245 = datetime(2021, 10, 31, 2, 45, tzinfo=BERLIN)  # 00:45 UTC, earlier
+    decisions = decide([Point("a", second_0215), Point("b", first_0245)], Policy(last=1), NOW)
+    assert [(d.id, d.keep) for d in decisions] == [("a", True), ("b", False)]
+
+
+def test_a_future_time_in_a_repeated_hour_is_not_taken_for_the_newest_past_one() -> None:
+    now = datetime(2021, 10, 31, 2, 30, tzinfo=BERLIN)  # 00:30 UTC
+    future = datetime(2021, 10, 31, 2, 20, fold=1, tzinfo=BERLIN)  # 01:20 UTC, an earlier wall clock
+    past = datetime(2021, 10, 31, 1, tzinfo=BERLIN)  # 23:00 UTC the day before
+    decisions = decide([Point("future", future), Point("past", past)], Policy(within=parse_within("1h")), now)
+    assert kept(decisions) == ["future", "past"]
+
+
 def test_decide_on_no_snapshots_decides_nothing() -> None:
     assert decide([], Policy(daily=7), NOW) == []
 
