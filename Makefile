@@ -8,7 +8,7 @@ EVENT ?= events/manual.json
 IAC_VENV ?= $(VENV)/iac
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: install run test lint iac bench memory lifecycle scale soak fuzz clean
+.PHONY: install run test lint iac bench memory lifecycle scale soak fuzz retention-oracle clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ soak: install
 
 fuzz: install
 	$(PY) -m bench.fuzz $(ARGS)
+
+## The retention decision against restic's own `forget` alone (needs restic: apt-get install restic).
+retention-oracle: install
+	$(PY) -m pytest tests/runs/test_tiers_restic.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
