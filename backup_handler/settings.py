@@ -34,6 +34,13 @@ _SAMPLE_FIELDS = {
 }
 # Block Storage keeps a retry token for 24 hours: a longer slot could not stay idempotent.
 MAX_SLOT_SECONDS = 24 * 3600
+# An OCI region identifier: a two- or three-letter area, one or more words, a number (us-ashburn-1,
+# us-gov-ashburn-1, eu-dcc-milan-1). Every region the SDK lists has this shape (tests/oci/test_regions.py),
+# so a region opened after the SDK was released is accepted too. Matched whole (fullmatch).
+REGION_NAME = re.compile(r"[a-z]{2,3}(-[a-z]+)+-[0-9]+")
+# A tag namespace name as an IAM condition quotes it: no spaces, periods, quotes, backslashes or controls.
+TAG_NAMESPACE_NAME = re.compile(r"[^\s.'\"\\\x00-\x1f\x7f]{1,100}")
+MAX_TAG_NAMESPACES = 10
 
 
 class Settings(BaseModel):
@@ -92,7 +99,7 @@ class Settings(BaseModel):
     prevent_deletion: bool = False
     """isPreventDeletionEnabled on every backup."""
 
-    copy_region: str | None = Field(None, pattern=r"^[a-z]{2,}-[a-z]+-[0-9]+$", max_length=64)
+    copy_region: str | None = Field(None, max_length=64)
     """Region each of the function's backups is copied to once AVAILABLE (CopyVolumeBackup)."""
 
     copy_kms_key_id: KmsKeyId | None = None
@@ -124,6 +131,9 @@ class Settings(BaseModel):
 
     allowed_kms_key_ids: tuple[KmsKeyId, ...] = ()
     """Keys a manual request's kmsKeyId may name; any other key is refused."""
+
+    defined_tag_namespaces: tuple[str, ...] = Field((), max_length=MAX_TAG_NAMESPACES)
+    """Tag namespaces a request's definedTags may use (the deployment grants `use` on exactly these)."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Level of the function's own log lines."""
@@ -195,7 +205,7 @@ class Settings(BaseModel):
             raise ValueError("must not carry credentials, a query or a fragment")
         return endpoint
 
-    @field_validator("targets", "allowed_kms_key_ids", "alarm_transitions", mode="before")
+    @field_validator("targets", "allowed_kms_key_ids", "defined_tag_namespaces", "alarm_transitions", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -219,6 +229,23 @@ class Settings(BaseModel):
                 "BACKUP_RETENTION_LOCK and BACKUP_PREVENT_DELETION need BACKUP_RETENTION_PERIOD_DAYS (how long)"
             )
         return self
+
+    @field_validator("copy_region")
+    @classmethod
+    def _region_name(cls, region: str | None) -> str | None:
+        if region is not None and not REGION_NAME.fullmatch(region):
+            raise ValueError("must be an OCI region name such as us-ashburn-1 or us-gov-ashburn-1")
+        return region
+
+    @field_validator("defined_tag_namespaces")
+    @classmethod
+    def _tag_namespace_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if not TAG_NAMESPACE_NAME.fullmatch(name):
+                raise ValueError(
+                    "must be tag namespace names (at most 100 characters; no spaces, periods, quotes or backslashes)"
+                )
+        return names
 
     @field_validator("metrics_namespace")
     @classmethod

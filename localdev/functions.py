@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -51,6 +51,10 @@ class FunctionInvocation:
     body: bytes
     opc_request_id: str
     invocation: Invocation  # the platform's view; its status is what the invoker received
+    path: str = ""
+    """The request's path (which API version it named)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The request's headers, names in lower case (the signature's ``authorization`` left out)."""
 
     @property
     def status(self) -> int:
@@ -156,7 +160,16 @@ class FunctionsEmulator:
         )
         with self._changed:
             self.invocations.append(
-                FunctionInvocation(found["function_id"], invoke_type, intent, body, request_id, invocation)
+                FunctionInvocation(
+                    found["function_id"],
+                    invoke_type,
+                    intent,
+                    body,
+                    request_id,
+                    invocation,
+                    path=target.split("?", 1)[0],
+                    headers={name: value for name, value in headers.items() if name != "authorization"},
+                )
             )
             self._changed.notify_all()
         answered = {**invocation.headers, "opc-request-id": request_id}

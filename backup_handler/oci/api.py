@@ -1,8 +1,9 @@
 """The OCI APIs the function calls: one declarative table of operations over the SDK's ``BaseClient``.
 
 Each row of :data:`OPERATIONS` names an operation as the API does, its service,
-method, path and response type. :class:`OciApi` builds one ``BaseClient`` per
-service, lazily and once, signed as the function's resource principal, and
+method, path and response type, the features that call it and the IAM permissions
+it needs (the deployment's policies are derived from them). :class:`OciApi` builds
+one ``BaseClient`` per service, lazily and once, signed as the function's resource principal, and
 drives every operation through the same path: signing, the SDK's error parsing,
 a retry strategy bounded by the caller's budget, and pagination
 (``opc-next-page``) for list operations. The API's JSON comes back as sent
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -86,6 +87,12 @@ SERVICES: dict[Service, ServiceSpec] = {
         "copy_endpoint",
     ),
     # A function's invoke endpoint is its application's own host (GetFunction's invokeEndpoint): configured.
+    # API version /20181201, although the SDK 2.189 generated client calls /20260325 (OCI serves both):
+    # /20181201 is the version Functions has served since it opened and the SDKs, CLI and Terraform provider
+    # called until the 2026 version, so it answers in every region and realm the function may run in, one
+    # that has not taken up the newer version yet included. The request is the same in both (path after the
+    # version, fn-invoke-type, body); the only thing the SDK's 20260325 InvokeFunction adds is an optional
+    # is-dry-run header, which the function does not send (tests/oci/test_api_matches_sdk.py compares them).
     "functions": ServiceSpec(
         "functions_invoke",
         "functions",
@@ -114,18 +121,35 @@ SERVICES: dict[Service, ServiceSpec] = {
 
 
 Feature = Literal[
-    "backups", "groups", "selectors", "subcompartments", "batches", "retention", "copies", "metrics", "notifications"
+    "backups",
+    "groups",
+    "selectors",
+    "subcompartments",
+    "batches",
+    "retention",
+    "copies",
+    "metrics",
+    "notifications",
+    "definedTags",
 ]
-Grant = tuple[str, str]
-"""An IAM verb and resource type, as a policy statement names them (``("manage", "volume-backups")``)."""
+"""What configuration turns on: the deployment grants each enabled feature what its operations need."""
+
+Permission = str
+"""An IAM permission as Oracle's policy reference names it (``VOLUME_BACKUP_CREATE``)."""
+
+# Applying a defined tag needs `use tag-namespaces` on its namespace (free-form tags need nothing more).
+DEFINED_TAG_PERMISSIONS: frozenset[Permission] = frozenset({"TAG_NAMESPACE_USE"})
 
 
 @dataclass(frozen=True)
 class Operation:
     """One API operation, as the SDK's generated client would call it, and what lets the function call it.
 
-    ``grants`` are the IAM verb and resource type each call needs, and ``feature`` the configuration
-    that makes the function call it: the deployment's policies are derived from this table.
+    ``features`` are the configuration that makes the function call it (any of them), and
+    ``permissions`` every IAM permission Oracle's policy reference lists for it, in the region the
+    call is sent to (``destination_permissions``: also in the region a copy is made in). ``extra``
+    adds permissions a feature makes some calls need (a body with defined tags). The deployment's
+    policies are derived from these (``python -m localdev.iam``), narrowed to exactly these permissions.
     """
 
     name: str
@@ -134,9 +158,23 @@ class Operation:
     path: str
     response_type: str | None
     sdk_name: str
-    feature: Feature
-    grants: tuple[Grant, ...]
+    features: tuple[Feature, ...]
+    permissions: frozenset[Permission]
+    destination_permissions: frozenset[Permission] = frozenset()
+    extra: tuple[tuple[Feature, frozenset[Permission]], ...] = ()
     mutating: bool = False
+
+    def called(self, features: Collection[Feature]) -> bool:
+        """Whether a configuration with these features calls the operation."""
+        return any(feature in features for feature in self.features)
+
+    def needs(self, features: Collection[Feature]) -> frozenset[Permission]:
+        """The permissions a call needs under a configuration with these features, in any region."""
+        needed = set(self.permissions | self.destination_permissions)
+        for feature, permissions in self.extra:
+            if feature in features:
+                needed |= permissions
+        return frozenset(needed)
 
 
 def _op(
@@ -145,16 +183,33 @@ def _op(
     method: Literal["GET", "POST", "DELETE"],
     path: str,
     response_type: str | None,
-    feature: Feature,
-    *grants: Grant,
+    features: Feature | tuple[Feature, ...],
+    permissions: Collection[Permission],
+    *,
+    destination: Collection[Permission] = (),
+    tagged: bool = False,
+    sdk_name: str | None = None,
 ) -> Operation:
-    sdk_name = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-    return Operation(name, service, method, path, response_type, sdk_name, feature, grants, mutating=method != "GET")
+    return Operation(
+        name,
+        service,
+        method,
+        path,
+        response_type,
+        sdk_name or re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(),
+        (features,) if isinstance(features, str) else features,
+        frozenset(permissions),
+        frozenset(destination),
+        (("definedTags", DEFINED_TAG_PERMISSIONS),) if tagged else (),
+        mutating=method != "GET",
+    )
 
 
-VOLUME_BACKUPS: Grant = ("manage", "volume-backups")
-BOOT_VOLUME_BACKUPS: Grant = ("manage", "boot-volume-backups")
+LIFECYCLE: tuple[Feature, ...] = ("retention", "copies")
 
+# Permissions: Oracle's "Permissions Required for Each API Operation" (Core Services, IAM, Functions,
+# Monitoring, Notifications) and the Block Volume copy pages, vendored with their sources in
+# deploy/iam/oracle-api-permissions.json; tests/deploy/test_least_privilege.py checks each row against it.
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
@@ -165,8 +220,8 @@ OPERATIONS: dict[str, Operation] = {
             "/volumeBackups",
             "VolumeBackup",
             "backups",
-            ("use", "volumes"),
-            VOLUME_BACKUPS,
+            {"VOLUME_BACKUP_CREATE", "VOLUME_WRITE"},
+            tagged=True,
         ),
         _op(
             "CreateBootVolumeBackup",
@@ -175,9 +230,11 @@ OPERATIONS: dict[str, Operation] = {
             "/bootVolumeBackups",
             "BootVolumeBackup",
             "backups",
-            ("use", "volumes"),
-            BOOT_VOLUME_BACKUPS,
+            {"BOOT_VOLUME_BACKUP_CREATE", "VOLUME_WRITE"},
+            tagged=True,
         ),
+        # Oracle lists the member backups' create as VOLUME_BACKUP_CREATE/BOOT_VOLUME_BACKUP_CREATE (by the
+        # member's kind): a group may hold both kinds, so both.
         _op(
             "CreateVolumeGroupBackup",
             "blockstorage",
@@ -185,12 +242,16 @@ OPERATIONS: dict[str, Operation] = {
             "/volumeGroupBackups",
             "VolumeGroupBackup",
             "groups",
-            ("use", "volume-groups"),
-            ("manage", "volume-group-backups"),
-            ("use", "volumes"),
-            VOLUME_BACKUPS,
+            {
+                "VOLUME_GROUP_BACKUP_CREATE",
+                "VOLUME_GROUP_INSPECT",
+                "VOLUME_WRITE",
+                "VOLUME_BACKUP_CREATE",
+                "BOOT_VOLUME_BACKUP_CREATE",
+            },
+            tagged=True,
         ),
-        _op("ListVolumes", "blockstorage", "GET", "/volumes", "list[Volume]", "selectors", ("inspect", "volumes")),
+        _op("ListVolumes", "blockstorage", "GET", "/volumes", "list[Volume]", "selectors", {"VOLUME_INSPECT"}),
         _op(
             "ListBootVolumes",
             "blockstorage",
@@ -198,7 +259,7 @@ OPERATIONS: dict[str, Operation] = {
             "/bootVolumes",
             "list[BootVolume]",
             "selectors",
-            ("inspect", "volumes"),
+            {"VOLUME_INSPECT"},
         ),
         _op(
             "ListVolumeGroups",
@@ -207,7 +268,7 @@ OPERATIONS: dict[str, Operation] = {
             "/volumeGroups",
             "list[VolumeGroup]",
             "groups",
-            ("inspect", "volume-groups"),
+            {"VOLUME_GROUP_INSPECT"},
         ),
         _op(
             "ListCompartments",
@@ -216,8 +277,9 @@ OPERATIONS: dict[str, Operation] = {
             "/compartments",
             "list[Compartment]",
             "subcompartments",
-            ("inspect", "compartments"),
+            {"COMPARTMENT_INSPECT"},
         ),
+        # The SDK (2.189) calls InvokeFunction at /20260325; this table keeps /20181201 (see SERVICES).
         _op(
             "InvokeFunction",
             "functions",
@@ -225,17 +287,18 @@ OPERATIONS: dict[str, Operation] = {
             "/functions/{functionId}/actions/invoke",
             None,
             "batches",
-            ("use", "fn-invocation"),
+            {"FN_INVOCATION"},
         ),
-        # Lifecycle: retention and cross-region copies.
+        # Lifecycle: a backup-end event reads the backup and lists its volume's backups for retention
+        # and for copies alike; deleting is retention's only (in the copy region too, when copies are on).
         _op(
             "ListVolumeBackups",
             "blockstorage",
             "GET",
             "/volumeBackups",
             "list[VolumeBackup]",
-            "retention",
-            VOLUME_BACKUPS,
+            LIFECYCLE,
+            {"VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
             "ListBootVolumeBackups",
@@ -243,8 +306,8 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumeBackups",
             "list[BootVolumeBackup]",
-            "retention",
-            BOOT_VOLUME_BACKUPS,
+            LIFECYCLE,
+            {"BOOT_VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
             "GetVolumeBackup",
@@ -252,8 +315,8 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeBackups/{volumeBackupId}",
             "VolumeBackup",
-            "retention",
-            VOLUME_BACKUPS,
+            LIFECYCLE,
+            {"VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
             "GetBootVolumeBackup",
@@ -261,8 +324,8 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumeBackups/{bootVolumeBackupId}",
             "BootVolumeBackup",
-            "retention",
-            BOOT_VOLUME_BACKUPS,
+            LIFECYCLE,
+            {"BOOT_VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
             "DeleteVolumeBackup",
@@ -271,7 +334,7 @@ OPERATIONS: dict[str, Operation] = {
             "/volumeBackups/{volumeBackupId}",
             None,
             "retention",
-            VOLUME_BACKUPS,
+            {"VOLUME_BACKUP_DELETE", "VOLUME_INSPECT"},
         ),
         _op(
             "DeleteBootVolumeBackup",
@@ -280,8 +343,9 @@ OPERATIONS: dict[str, Operation] = {
             "/bootVolumeBackups/{bootVolumeBackupId}",
             None,
             "retention",
-            BOOT_VOLUME_BACKUPS,
+            {"BOOT_VOLUME_BACKUP_DELETE", "VOLUME_INSPECT"},
         ),
+        # A copy is asked of the source region and created in the destination region.
         _op(
             "CopyVolumeBackup",
             "blockstorage",
@@ -289,7 +353,8 @@ OPERATIONS: dict[str, Operation] = {
             "/volumeBackups/{volumeBackupId}/actions/copy",
             "VolumeBackup",
             "copies",
-            VOLUME_BACKUPS,
+            {"VOLUME_BACKUP_READ", "VOLUME_BACKUP_COPY"},
+            destination={"VOLUME_BACKUP_CREATE"},
         ),
         _op(
             "CopyBootVolumeBackup",
@@ -298,10 +363,19 @@ OPERATIONS: dict[str, Operation] = {
             "/bootVolumeBackups/{bootVolumeBackupId}/actions/copy",
             "BootVolumeBackup",
             "copies",
-            BOOT_VOLUME_BACKUPS,
+            {"BOOT_VOLUME_BACKUP_READ", "BOOT_VOLUME_BACKUP_COPY"},
+            destination={"BOOT_VOLUME_BACKUP_CREATE"},
         ),
+        # The same operations, sent to BACKUP_COPY_REGION.
         _op(
-            "ListCopiedVolumeBackups", "copies", "GET", "/volumeBackups", "list[VolumeBackup]", "copies", VOLUME_BACKUPS
+            "ListCopiedVolumeBackups",
+            "copies",
+            "GET",
+            "/volumeBackups",
+            "list[VolumeBackup]",
+            "copies",
+            {"VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
+            sdk_name="list_volume_backups",
         ),
         _op(
             "ListCopiedBootVolumeBackups",
@@ -310,16 +384,19 @@ OPERATIONS: dict[str, Operation] = {
             "/bootVolumeBackups",
             "list[BootVolumeBackup]",
             "copies",
-            BOOT_VOLUME_BACKUPS,
+            {"BOOT_VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
+            sdk_name="list_boot_volume_backups",
         ),
+        # Called only when retention and copies are both on: retention's permissions, in the copy region.
         _op(
             "DeleteCopiedVolumeBackup",
             "copies",
             "DELETE",
             "/volumeBackups/{volumeBackupId}",
             None,
-            "copies",
-            VOLUME_BACKUPS,
+            "retention",
+            {"VOLUME_BACKUP_DELETE", "VOLUME_INSPECT"},
+            sdk_name="delete_volume_backup",
         ),
         _op(
             "DeleteCopiedBootVolumeBackup",
@@ -327,11 +404,11 @@ OPERATIONS: dict[str, Operation] = {
             "DELETE",
             "/bootVolumeBackups/{bootVolumeBackupId}",
             None,
-            "copies",
-            BOOT_VOLUME_BACKUPS,
+            "retention",
+            {"BOOT_VOLUME_BACKUP_DELETE", "VOLUME_INSPECT"},
+            sdk_name="delete_boot_volume_backup",
         ),
         # Reporting: custom metrics and failure summaries, after each invocation's answer is computed.
-        # The policy for metrics should also carry `where target.metrics.namespace='<BACKUP_METRICS_NAMESPACE>'`.
         _op(
             "PostMetricData",
             "monitoring",
@@ -339,7 +416,7 @@ OPERATIONS: dict[str, Operation] = {
             "/metrics",
             "PostMetricDataResponseDetails",
             "metrics",
-            ("use", "metrics"),
+            {"METRIC_WRITE"},
         ),
         _op(
             "PublishMessage",
@@ -348,15 +425,17 @@ OPERATIONS: dict[str, Operation] = {
             "/topics/{topicId}/messages",
             "PublishResult",
             "notifications",
-            ("use", "ons-topics"),
+            {"ONS_TOPIC_PUBLISH"},
         ),
     )
 }
 
 
-def grants(features: set[Feature]) -> set[Grant]:
-    """Every IAM grant the operations of the given features need: least privilege for a configuration."""
-    return {grant for op in OPERATIONS.values() if op.feature in features for grant in op.grants}
+def permissions(features: Collection[Feature]) -> frozenset[Permission]:
+    """Every IAM permission the operations a configuration with these features calls need: least privilege."""
+    return frozenset(
+        permission for op in OPERATIONS.values() if op.called(features) for permission in op.needs(features)
+    )
 
 
 @dataclass(frozen=True)

@@ -399,7 +399,10 @@ def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime, *, emp
 
 
 def _extra_tags(requested: dict[str, str], defined: dict[str, Any] | None, settings: Settings) -> dict[str, str]:
-    """An invoker's freeform tags under the configured ones: configured and stamped tags cannot be overridden."""
+    """An invoker's freeform tags under the configured ones: configured and stamped tags cannot be overridden.
+
+    Defined tags only in the namespaces configuration names: the deployment grants `use tag-namespaces` on
+    exactly those, so an invoker cannot stamp a tag that IAM conditions elsewhere may rely on."""
     # OCI compares tag keys without regard to case: so does this check.
     configured = {key.lower(): (key, value) for key, value in settings.freeform_tags.items()}
     for key, value in requested.items():
@@ -409,6 +412,13 @@ def _extra_tags(requested: dict[str, str], defined: dict[str, Any] | None, setti
             raise _invalid(
                 f"freeformTags.{bounded_field(key)}",
                 "is set by the function's configuration (BACKUP_FREEFORM_TAGS) and cannot be changed",
+            )
+    allowed = {namespace.lower() for namespace in settings.defined_tag_namespaces}
+    for namespace in defined or {}:
+        if namespace.lower() not in allowed:  # IAM lets the function apply defined tags of these only
+            raise _invalid(
+                f"definedTags.{bounded_field(namespace)}",
+                "is not a tag namespace this function is configured to apply (BACKUP_DEFINED_TAG_NAMESPACES)",
             )
     tags = {**requested, **settings.freeform_tags}
     defined_count = sum(len(keys) for keys in (defined or {}).values())

@@ -14,7 +14,8 @@ locals {
   selector_kinds          = flatten([for s in local.selectors : try(s.kinds, [])])
   selector_subcompartment = anytrue([for s in local.selectors : try(s.includeSubcompartments, false) == true])
 
-  # --- Features: the keys are backup_handler.oci.api.Feature; a feature's grants come from grants.json. -------------
+  # --- Features: the keys are backup_handler.oci.api.Feature; a feature's statements come from grants.json. ---------
+  defined_tag_namespaces = distinct(compact(split(" ", replace(var.backup_defined_tag_namespaces, ",", " "))))
   features = {
     backups         = true
     groups          = var.enable_volume_groups || contains(local.selector_kinds, "volumeGroup")
@@ -25,33 +26,31 @@ locals {
     copies          = var.backup_copy_region != ""
     metrics         = var.backup_metrics_namespace != ""
     notifications   = var.create_failure_topic || var.backup_notify_topic_id != ""
+    definedTags     = length(local.defined_tag_namespaces) > 0
   }
   lifecycle_enabled = local.features.retention || local.features.copies
 
-  # grants.json is written from backup_handler.oci.api.grants(); tests/test_stack.py fails when it is not current.
+  # grants.json is written by `python -m localdev.iam --write` from the operation table (each operation's
+  # features and IAM permissions) and Oracle's verb tables: per feature, one statement per resource type with
+  # the narrowest verb, narrowed by request.permission to what the operations need. tests/deploy fail when stale.
   grants_by_feature = jsondecode(file("${path.module}/grants.json")).features
-  # Each grant is "<verb> <resource-type>", as a statement names it.
-  grants = sort(distinct(flatten([for feature, on in local.features : local.grants_by_feature[feature] if on])))
-
+  grant_templates = sort(distinct(flatten([
+    for feature, on in local.features : [for grant in local.grants_by_feature[feature] : grant.statement] if on
+  ])))
   metrics_compartment = coalesce(var.backup_metrics_compartment_id, var.compartment_ocid)
-  # Narrower than the compartment where IAM has a variable for it.
-  grant_conditions = {
-    "fn-invocation" = "target.function.id = '${oci_functions_function.backup_handler.id}'"
-    "metrics"       = "target.metrics.namespace = '${var.backup_metrics_namespace}'"
-  }
-  grant_compartments = {
-    "metrics" = local.metrics_compartment
-  }
-  function_statements = [
-    for grant in local.grants : format(
-      "Allow dynamic-group %s to %s %s in compartment id %s%s",
-      local.dynamic_group,
-      split(" ", grant)[0],
-      split(" ", grant)[1],
-      lookup(local.grant_compartments, split(" ", grant)[1], var.compartment_ocid),
-      lookup(local.grant_conditions, split(" ", grant)[1], "") == "" ? "" : " where ${lookup(local.grant_conditions, split(" ", grant)[1], "")}",
-    )
-  ]
+  # The placeholders of grants.json's statements; a statement naming <tag-namespace> is written once per namespace.
+  function_statements = flatten([
+    for template in local.grant_templates : [
+      for namespace in(length(regexall("<tag-namespace>", template)) > 0 ? local.defined_tag_namespaces : [""]) :
+      replace(replace(replace(replace(replace(replace(template,
+        "<dynamic-group>", local.dynamic_group),
+        "<compartment>", var.compartment_ocid),
+        "<metrics-compartment>", local.metrics_compartment),
+        "<metrics-namespace>", var.backup_metrics_namespace),
+        "<function>", oci_functions_function.backup_handler.id),
+      "<tag-namespace>", namespace)
+    ]
+  ])
 
   # --- Vault keys: Block Storage and the function (key-delegate) may use exactly the configured keys. ------------
   kms_keys = distinct(compact(concat(
@@ -96,6 +95,7 @@ locals {
     BACKUP_MAX_ATTEMPTS           = var.backup_max_attempts == null ? "" : tostring(var.backup_max_attempts)
     BACKUP_KMS_KEY_ID             = var.backup_kms_key_id
     BACKUP_ALLOWED_KMS_KEY_IDS    = var.backup_allowed_kms_key_ids
+    BACKUP_DEFINED_TAG_NAMESPACES = var.backup_defined_tag_namespaces
     BACKUP_LOG_LEVEL              = var.backup_log_level
     BACKUP_METRICS_NAMESPACE      = var.backup_metrics_namespace
     BACKUP_METRICS_COMPARTMENT_ID = var.backup_metrics_namespace == "" ? "" : coalesce(var.backup_metrics_compartment_id, var.compartment_ocid)

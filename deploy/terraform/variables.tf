@@ -263,6 +263,10 @@ variable "backup_copy_region" {
   type        = string
   default     = ""
   description = "BACKUP_COPY_REGION: region each of the function's backups is copied to."
+  validation {
+    condition     = var.backup_copy_region == "" || can(regex("^[a-z]{2,3}(-[a-z]+)+-[0-9]+$", var.backup_copy_region))
+    error_message = "backup_copy_region must be an OCI region name such as us-ashburn-1 or us-gov-ashburn-1."
+  }
 }
 
 variable "backup_copy_kms_key_id" {
@@ -299,6 +303,19 @@ variable "backup_allowed_kms_key_ids" {
   type        = string
   default     = ""
   description = "BACKUP_ALLOWED_KMS_KEY_IDS: keys a manual request's kmsKeyId may name (comma- or space-separated)."
+}
+
+variable "backup_defined_tag_namespaces" {
+  type        = string
+  default     = ""
+  description = "BACKUP_DEFINED_TAG_NAMESPACES: tag namespaces a request's definedTags may use (comma- or space-separated, at most 10); the function may use exactly these."
+  validation {
+    condition = alltrue([
+      for name in compact(split(" ", replace(var.backup_defined_tag_namespaces, ",", " "))) :
+      can(regex("^[^\\s.'\"\\\\]{1,100}$", name))
+    ]) && length(compact(split(" ", replace(var.backup_defined_tag_namespaces, ",", " ")))) <= 10
+    error_message = "backup_defined_tag_namespaces: at most 10 tag namespace names (no spaces, periods, quotes or backslashes)."
+  }
 }
 
 variable "backup_log_level" {

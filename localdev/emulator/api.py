@@ -174,3 +174,9 @@ class Call:
     resource_id: str | None
     opc_request_id: str
     fault: str | None = None
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+    """The query parameters, as parsed (each name's values)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The request headers, names in lower case (the signature's ``authorization`` left out)."""
+    body_keys: tuple[str, ...] | None = None
+    """The top-level keys of a JSON object body, in the order sent (None: no body, or not a JSON object)."""

@@ -309,7 +309,8 @@ def new_backup(
     }
     backup.update(service.extra_backup_fields)  # fields a newer API version might add
     backup[SOURCE_FIELD[kind]] = None
-    if kind == "bootVolume":
+    if kind == "bootVolume":  # BootVolumeBackup has no MB sizes (the SDK's model): GB only, and an image
+        del backup["sizeInMBs"], backup["uniqueSizeInMbs"]
         backup["imageId"] = None
     return backup
 

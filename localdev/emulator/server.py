@@ -61,13 +61,20 @@ class _Answer:
         return cls(response.status, payload, headers=response.headers)
 
 
-def _target_of(body: bytes) -> str | None:
-    """The volume (or volume group) a create request names, for the call log (None when unreadable)."""
+def _read(body: bytes) -> dict[str, Any] | None:
+    """A body that is a JSON object, for the call log (None when it is not)."""
+    if not body:
+        return None
     try:
-        document = json.loads(body or b"{}")
+        document = json.loads(body)
     except ValueError:
         return None
-    if not isinstance(document, dict):
+    return document if isinstance(document, dict) else None
+
+
+def _target_of(document: dict[str, Any] | None) -> str | None:
+    """The volume (or volume group) a create request names, for the call log (None when unreadable)."""
+    if document is None:
         return None
     target = document.get("volumeId", document.get("bootVolumeId", document.get("volumeGroupId")))
     return target if isinstance(target, str) else None
@@ -99,7 +106,19 @@ class RequestHandler(BaseHTTPRequestHandler):
         route, params = routes.match(self.command, url.path)
         token = headers.get("opc-retry-token")
         request = Request(self.command, url.path, params, parse_qs(url.query), body, token)
-        call = Call(self.command, url.path, route.operation, 0, token, _target_of(body), request_id)
+        document = _read(body)
+        call = Call(
+            self.command,
+            url.path,
+            route.operation,
+            0,
+            token,
+            _target_of(document),
+            request_id,
+            query=request.query,
+            headers={name: value for name, value in headers.items() if name != "authorization"},
+            body_keys=tuple(document) if document is not None else None,
+        )
         if is_create(route.operation):
             with emulator.create_slot() as admitted:  # given back before the answer is written
                 answer = self._answer(route, request, call) if admitted else self._throttled(call)

@@ -3,14 +3,13 @@
 - every ``var.X`` is declared, every resource and data reference points to a declared block, and the Resource
   Manager form (schema.yaml) lists exactly the stack's variables;
 - the function's config keys are exactly ``BACKUP_`` + Settings fields, minus an explicit set left out;
-- the IAM the stack grants is derived from ``backup_handler.oci.api.grants``: ``grants.json`` is written from it
-  (``python -m tests.deploy.test_stack --write``) and must be current, and for every feature combination the grants the
-  stack's statement template produces equal ``grants(features)``.
+- the IAM the stack grants is derived from the operation table: ``grants.json`` is written by ``localdev.iam``
+  (``python -m localdev.iam --write``; ``python -m tests.deploy.test_stack --write`` does the same) and must be current;
+  tests/deploy/test_least_privilege.py checks what the statements grant for every feature combination.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import sys
@@ -22,8 +21,9 @@ import hcl2
 import pytest
 import yaml
 
-from backup_handler.oci.api import Feature, grants
+from backup_handler.oci.api import Feature
 from backup_handler.settings import ENV_PREFIX, Settings
+from localdev import iam
 
 STACK = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
 GRANTS_FILE = STACK / "grants.json"
@@ -54,6 +54,7 @@ FEATURE_SWITCHES = {
     "copies": "var.backup_copy_region",
     "metrics": "var.backup_metrics_namespace",
     "notifications": "var.backup_notify_topic_id",
+    "definedTags": "local.defined_tag_namespaces",
 }
 
 REFERENCE = re.compile(r"(?<![\w.])(data\.)?(oci_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")
@@ -62,16 +63,8 @@ LOCAL = re.compile(r"(?<![\w.])local\.([A-Za-z0-9_]+)")
 
 
 def grants_document() -> dict[str, Any]:
-    """What grants.json must hold: each feature's grants as '<verb> <resource-type>', from the service layer."""
-    return {
-        "_comment": (
-            "Written by `python -m tests.deploy.test_stack --write` from backup_handler.oci.api.grants(); do not edit."
-        ),
-        "features": {
-            feature: sorted(f"{verb} {resource}" for verb, resource in grants({feature}))  # type: ignore[arg-type]
-            for feature in FEATURES
-        },
-    }
+    """What grants.json must hold: each feature's statements, derived from the operation table."""
+    return iam.grants_document()
 
 
 _BOOKKEEPING = ("__comments__", "__inline_comments__", "__is_block__")
@@ -221,9 +214,7 @@ def test_function_config_leaves_empty_values_out(files):
 
 def test_grants_file_is_current():
     current = json.loads(GRANTS_FILE.read_text())
-    assert current == grants_document(), (
-        "grants.json is stale: run `.venv/bin/python -m tests.deploy.test_stack --write`"
-    )
+    assert current == grants_document(), "grants.json is stale: run `.venv/bin/python -m localdev.iam --write`"
 
 
 def test_stack_features_are_the_service_features(files):
@@ -235,57 +226,15 @@ def test_stack_features_are_the_service_features(files):
             assert switch in str(features[feature]), f"feature {feature} is not switched by {switch}"
 
 
-def _template(files: dict[str, dict[str, Any]]) -> str:
-    statements = _locals(files)["function_statements"]
-    match = re.search(r'format\(\s*"([^"]+)"', statements)
-    assert match, statements
-    return match.group(1)
-
-
 def test_function_statements_are_built_from_the_grants(files):
     locals_ = _locals(files)
-    assert _template(files) == "Allow dynamic-group %s to %s %s in compartment id %s%s"
-    assert "local.grants" in locals_["function_statements"]
-    assert "local.grants_by_feature[feature]" in locals_["grants"] and "if on" in locals_["grants"]
+    assert "local.grant_templates" in locals_["function_statements"]
+    assert "local.grants_by_feature[feature]" in locals_["grant_templates"] and "if on" in locals_["grant_templates"]
     assert "grants.json" in locals_["grants_by_feature"]
     policy = _resource(files, "oci_identity_policy", "backup_handler")
     assert policy["statements"] == (
         "${concat(local.function_statements, local.kms_statements, local.events_statements)}"
     )
-
-
-@pytest.mark.parametrize(
-    "enabled",
-    [
-        {"backups", *combo}
-        for size in range(len(FEATURES))
-        for combo in itertools.combinations([f for f in FEATURES if f != "backups"], size)
-    ],
-    ids=lambda enabled: "+".join(sorted(enabled)),
-)
-def test_statements_equal_service_grants_for_every_feature_combination(files, enabled):
-    """The stack's evaluation (union of grants.json over the enabled features, one statement each) == grants()."""
-    by_feature = json.loads(GRANTS_FILE.read_text())["features"]
-    stack_grants = sorted({grant for feature in enabled for grant in by_feature[feature]})
-    template = _template(files)
-    statements = [template % ("dg", *grant.split(" "), "c", "") for grant in stack_grants]
-    parsed = set()
-    for statement in statements:
-        match = re.fullmatch(r"Allow dynamic-group dg to (\w+) ([\w-]+) in compartment id c", statement)
-        assert match, statement
-        parsed.add((match.group(1), match.group(2)))
-    assert len(parsed) == len(statements), "a grant would be stated twice"
-    assert parsed == grants(enabled)
-
-
-def test_conditions_and_compartments_name_granted_resource_types(files):
-    """A where-clause keyed by a resource type no feature grants would silently never apply."""
-    locals_ = _locals(files)
-    granted = {g.split(" ")[1] for gs in json.loads(GRANTS_FILE.read_text())["features"].values() for g in gs}
-    for name in ("grant_conditions", "grant_compartments"):
-        assert set(locals_[name]) <= granted, name
-    assert "target.function.id" in locals_["grant_conditions"]["fn-invocation"]
-    assert "target.metrics.namespace" in locals_["grant_conditions"]["metrics"]
 
 
 def test_no_hand_written_grants_for_the_function(text):
@@ -374,4 +323,4 @@ def test_failure_alarm_never_targets_the_function_topic(files):
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         raise SystemExit("usage: python -m tests.deploy.test_stack --write   (rewrites deploy/terraform/grants.json)")
-    GRANTS_FILE.write_text(json.dumps(grants_document(), indent=2) + "\n")
+    raise SystemExit(iam.main(["--write"]))

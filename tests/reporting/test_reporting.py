@@ -9,7 +9,7 @@ import pytest
 
 from backup_handler.answers.response import Reply
 from backup_handler.errors import ConfigurationError
-from backup_handler.oci.api import OPERATIONS, SERVICES, grants
+from backup_handler.oci.api import OPERATIONS, SERVICES, permissions
 from backup_handler.reporting.metrics import metric_data
 from backup_handler.reporting.notify import MAX_BODY_CHARS, message
 from backup_handler.reporting.report import MIN_REPORT_SECONDS, window
@@ -137,8 +137,8 @@ def test_reporting_is_off_by_default_and_on_with_either_setting() -> None:
 def test_the_api_table_names_the_reporting_operations_and_their_grants() -> None:
     assert OPERATIONS["PostMetricData"].service == "monitoring" and OPERATIONS["PostMetricData"].path == "/metrics"
     assert OPERATIONS["PublishMessage"].path == "/topics/{topicId}/messages"
-    assert grants({"metrics"}) == {("use", "metrics")}
-    assert grants({"notifications"}) == {("use", "ons-topics")}
+    assert permissions({"metrics"}) == {"METRIC_WRITE"}
+    assert permissions({"notifications"}) == {"ONS_TOPIC_PUBLISH"}
     assert SERVICES["monitoring"].base_path == "/20180401" and SERVICES["notifications"].base_path == "/20181201"
 
 

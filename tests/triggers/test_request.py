@@ -265,12 +265,15 @@ def test_more_tags_than_a_resource_can_carry_are_refused() -> None:
     freeform = {f"f{n}": "v" for n in range(40)}
     defined = {"ops": {f"d{n}": "v" for n in range(23)}}  # 40 + 23 + the 2 stamped tags = 65
 
+    settings = Settings(defined_tag_namespaces=("ops",))
+
     with pytest.raises(InvalidRequest) as caught:
-        build({"volumeId": VOLUMES[0], "freeformTags": freeform, "definedTags": defined})
+        build({"volumeId": VOLUMES[0], "freeformTags": freeform, "definedTags": defined}, settings)
     assert "more than 64 tags" in caught.value.message
 
     defined["ops"].pop("d0")
-    assert len(build({"volumeId": VOLUMES[0], "freeformTags": freeform, "definedTags": defined}).freeform_tags) == 42
+    body = {"volumeId": VOLUMES[0], "freeformTags": freeform, "definedTags": defined}
+    assert len(build(body, settings).freeform_tags) == 42
 
 
 def test_kms_key_from_the_body_must_be_an_allowed_key() -> None:
