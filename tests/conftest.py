@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from backup_handler.oci.blockstorage import OciBlockStorage
 from backup_handler.settings import Settings
@@ -21,6 +23,12 @@ from localdev.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+
+# CI draws the same examples on every run: a property that fails there fails again on a rerun, and a green
+# run does not depend on which examples chance picked. Locally the examples vary, to find new failures.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def event_bytes(name: str) -> bytes:
