@@ -209,6 +209,16 @@ OPERATIONS: dict[str, Operation] = {
             "groups",
             ("inspect", "volume-groups"),
         ),
+        # The coverage audit reads a group's backups (it only reads: the feature's grant covers the list).
+        _op(
+            "ListVolumeGroupBackups",
+            "blockstorage",
+            "GET",
+            "/volumeGroupBackups",
+            "list[VolumeGroupBackup]",
+            "groups",
+            ("manage", "volume-group-backups"),
+        ),
         _op(
             "ListCompartments",
             "identity",
