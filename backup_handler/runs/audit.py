@@ -17,7 +17,9 @@ the rules configuration turns on:
 - ``restore_test``: reserved for restore tests; off until they are configured.
 
 A resource with no AVAILABLE backup at all is reported once, under ``rpo``: the other rules
-judge backups, and there is none to judge.
+judge backups, and there is none to judge. A backup dated more than an hour ahead of the function's
+clock is counted (storage, keys) but trusted for nothing a newer backup would satisfy: a wrong or
+forged ``timeCreated`` cannot make a stale volume look protected.
 
 It only reads, and reads in bulk: backups are listed per compartment (ListVolumeBackups,
 ListBootVolumeBackups, ListVolumeGroupBackups with ``compartmentId`` and, where the API has
@@ -65,6 +67,10 @@ MAX_AUDITED = 50_000
 MAX_RECENT = 32
 MIN_CALL_SECONDS = 0.25
 AVAILABLE = "AVAILABLE"
+# No backup stores more than this (a block volume is at most 32 TB): a larger size is not believed, nor counted.
+MAX_BACKUP_GBS = 1_048_576
+# A backup dated further ahead of the function's clock than this is not believed to satisfy any rule.
+MAX_CLOCK_SKEW_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -119,8 +125,9 @@ def _epoch(value: Any) -> float | None:
 
 
 def _size(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-        return float(value)
+    """A size in GB as the API reports it; anything that is not a plausible size counts as nothing."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value) if 0 <= value <= MAX_BACKUP_GBS else 0.0
     return 0.0
 
 
@@ -136,6 +143,7 @@ class _Resource:
         "checked_id",
         "checked_time",
         "copied",
+        "future",
         "gbs",
         "kind",
         "newest_id",
@@ -153,6 +161,7 @@ class _Resource:
     def __init__(self, kind: TargetKind) -> None:
         self.kind = kind
         self.backups = 0
+        self.future = 0  # AVAILABLE backups dated implausibly far ahead: counted in storage, trusted for nothing
         self.gbs = 0.0
         self.newest_time: float | None = None
         self.newest_id: str | None = None
@@ -202,6 +211,7 @@ class Auditor:
         self._api = api
         allowed = {*settings.allowed_kms_key_ids, *([settings.kms_key_id] if settings.kms_key_id else [])}
         self._allowed_keys = frozenset(key.lower() for key in allowed)
+        self._latest_believable = math.inf
 
     # ------------------------------------------------------------------ rules
 
@@ -227,6 +237,7 @@ class Auditor:
         now = time.time()
         rules = self.rules()
         result.rules = rules
+        self._latest_believable = now + MAX_CLOCK_SKEW_SECONDS
         result.counts = {rule: 0 for rule in rules}
 
         def budget() -> float:
@@ -327,6 +338,16 @@ class Auditor:
             result.total_gbs += gbs
         elif item.get("volumeGroupBackupId") not in counted_group_backups:
             result.total_gbs += gbs
+        if self._allowed_keys and kind != "volumeGroup":
+            key = item.get("kmsKeyId")
+            if not isinstance(key, str) or key.lower() not in self._allowed_keys:
+                resource.wrong_key += 1
+                if resource.wrong_key_id is None or created > resource.wrong_key_time:
+                    resource.wrong_key_id, resource.wrong_key_time = backup_id, created
+                    resource.wrong_key_value = key[:255] if isinstance(key, str) else None
+        if created > self._latest_believable:  # trusted for no rule that a newer backup would satisfy
+            resource.future += 1
+            return
         if resource.newest_time is None or created > resource.newest_time:
             resource.newest_time, resource.newest_id = created, backup_id
         if spec.copies_op is not None:
@@ -344,13 +365,6 @@ class Auditor:
             and (resource.own_time is None or created > resource.own_time)
         ):
             resource.own_time, resource.own_id, resource.own_lock = created, backup_id, _lock_problem(item)
-        if self._allowed_keys and kind != "volumeGroup":
-            key = item.get("kmsKeyId")
-            if not isinstance(key, str) or key.lower() not in self._allowed_keys:
-                resource.wrong_key += 1
-                if resource.wrong_key_id is None or created > resource.wrong_key_time:
-                    resource.wrong_key_id, resource.wrong_key_time = backup_id, created
-                    resource.wrong_key_value = key[:255] if isinstance(key, str) else None
 
     def _copies(
         self,
@@ -402,7 +416,10 @@ class Auditor:
                     heapq.heappushpop(largest, entry)
             if resource.newest_time is None:
                 result.without_backup += 1
-                result.add(resource_id, "rpo", "no AVAILABLE backup")
+                detail = "no AVAILABLE backup"
+                if resource.future:
+                    detail += f" dated now or earlier ({resource.future} dated in the future, which no clock explains)"
+                result.add(resource_id, "rpo", detail)
                 continue
             age = now - resource.newest_time
             oldest = age if oldest is None else max(oldest, age)

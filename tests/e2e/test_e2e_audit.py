@@ -11,6 +11,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -415,3 +416,23 @@ def test_an_audit_of_a_large_tenancy_near_the_deadline_answers_in_time_and_claim
     assert sync.status == 200 and sync.json()["code"] == "DeadlineExceeded" and sync_seconds < 3
     assert answer.status == 504  # a schedule's delivery failed: it may be tried again
     assert emulator.creates() == []
+
+
+def test_a_hostile_backup_list_cannot_break_the_answer_or_make_a_stale_volume_look_protected(
+    auditor: Callable[..., FnPlatform], world: AuditWorld, emulator: BlockStorageEmulator
+) -> None:
+    (no_backup,) = [resource for resource in world.expected["rpo"] if "nobackup" in resource]
+    (stale,) = [resource for resource in world.expected["rpo"] if "stale" in resource]
+    platform = auditor()
+    honest = platform.invoke(audit(world)).json()
+    future = (datetime.now(UTC) + timedelta(days=300)).isoformat()
+    emulator.add_backup(no_backup, time_created=future, kms_key_id=KEY, unique_size_in_gbs=10**306)
+    emulator.add_backup(stale, time_created=future, kms_key_id=KEY)
+
+    answer = platform.invoke(audit(world)).json()
+
+    assert by_rule(answer) == by_rule(honest)  # dated in the future: trusted for nothing
+    # An absurd size counts as none; the stale volume's future-dated backup stores its 20 GB all the same.
+    assert answer["storage"]["totalGBs"] == honest["storage"]["totalGBs"] + 20
+    details = {v["resourceId"]: v["detail"] for v in answer["violations"]}
+    assert "1 dated in the future" in details[no_backup]
