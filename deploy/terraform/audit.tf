@@ -2,7 +2,8 @@
 # the backups stopping (no backups_created datapoint), or the audits stopping (no audit_checked datapoint).
 
 locals {
-  audit_selector = var.audit_selector != "" ? jsondecode(var.audit_selector) : local.schedule_selector
+  # Decoded from one string either way: a conditional between two objects of different attributes fails at plan.
+  audit_selector = jsondecode(var.audit_selector != "" ? var.audit_selector : jsonencode(local.schedule_selector))
   # Alarms need the metrics they watch and somewhere to send people (the failure topic).
   alarms_possible = var.backup_metrics_namespace != "" && (var.create_failure_topic || var.backup_notify_topic_id != "")
 }

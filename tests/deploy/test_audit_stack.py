@@ -143,3 +143,12 @@ def test_the_absence_window_is_a_variable_bounded_to_monitorings_intervals() -> 
     assert hours["default"] == 24
     assert "<= 24" in hours["validation"][0]["condition"] and ">= 1" in hours["validation"][0]["condition"]
     assert "${var.absence_alarm_hours}h" in AUDIT_TF.read_text()
+
+
+def test_the_audit_selector_is_decoded_from_one_string(audit: dict[str, Any]) -> None:
+    """A conditional between a decoded object and an object literal of other attributes fails at plan
+    ("Inconsistent conditional result types", checked with terraform 1.11): decode one string either way."""
+    (block,) = audit["locals"]
+    assert block["audit_selector"] == (
+        '${jsondecode(var.audit_selector != "" ? var.audit_selector : jsonencode(local.schedule_selector))}'
+    )
