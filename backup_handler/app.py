@@ -26,7 +26,7 @@ from backup_handler.answers.response import (
     plan_reply,
     result_reply,
 )
-from backup_handler.errors import BackupError, ConfigurationError, InternalError, NoTargets
+from backup_handler.errors import BackupError, ConfigurationError, DeadlineExceeded, InternalError, NoTargets
 from backup_handler.oci.api import OciApi
 from backup_handler.oci.blockstorage import BlockStorage, OciBlockStorage
 from backup_handler.runs.backup import BackupRunner, RunResult
@@ -119,6 +119,8 @@ class App:
             value = self._decode(body)
             trigger = recognise(value)
             settings = self.settings()
+            if trigger == "audit":
+                return self._audit(value, deadline)
             request = build_request(value, headers=headers, settings=settings, now=datetime.now(UTC), trigger=trigger)
             if request.lifecycle_backup is not None:
                 return self._after_backup(request, request.lifecycle_backup, deadline)
@@ -178,6 +180,28 @@ class App:
             answer_by, lambda: lifecycle.catch_up(created, answer_by, dry_run=request.dry_run, result=outcome)
         )
         return merge_lifecycle(reply, outcome, late=not done)
+
+    def _audit(self, value: object, deadline: float) -> Reply:
+        """A coverage audit: read-only, in bulk, answered with what it found (off every backup path's imports)."""
+        from backup_handler.answers.audit import audit_reply
+        from backup_handler.runs.audit import Auditor, AuditResult
+        from backup_handler.triggers.audit import build_audit
+
+        settings = self.settings()
+        if not isinstance(value, dict):  # recognise() names only objects "audit"
+            raise InternalError("an audit body must be a JSON object")
+        request = build_audit(value, settings)
+        answer_by = deadline - settings.deadline_margin_seconds
+        auditor = Auditor(settings, self.api())
+        result = AuditResult()
+        if not _within(answer_by, lambda: auditor.run(request, answer_by, result)):
+            logs.emit(logger, logging.WARNING, "audit", outcome="deadline", listCalls=result.list_calls)
+            raise DeadlineExceeded(
+                "the deadline came before the audit was done: give the function more time "
+                "(its timeout; run large audits detached) or narrow the selector",
+                listCalls=result.list_calls,
+            )
+        return audit_reply(request, result)
 
     def _large(self, request: BackupRequest, deadline: float) -> Reply:
         """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches.

@@ -41,6 +41,8 @@ REGION_NAME = re.compile(r"[a-z]{2,3}(-[a-z]+)+-[0-9]+")
 # A tag namespace name as an IAM condition quotes it: no spaces, periods, quotes, backslashes or controls.
 TAG_NAMESPACE_NAME = re.compile(r"[^\s.'\"\\\x00-\x1f\x7f]{1,100}")
 MAX_TAG_NAMESPACES = 10
+# The longest RPO or copy grace an audit takes: a year.
+MAX_AUDIT_HOURS = 366 * 24
 
 
 class Settings(BaseModel):
@@ -158,6 +160,20 @@ class Settings(BaseModel):
     report_budget_seconds: float = Field(2.0, ge=0.2, le=10)
     """Most seconds metrics and the failure summary may add to an invocation (never past its deadline)."""
 
+    audit_rpo_hours: int = Field(24, ge=1, le=MAX_AUDIT_HOURS)
+    """An audit finds a resource out of its RPO when its newest AVAILABLE backup is older than this."""
+
+    audit_copy_grace_hours: int = Field(0, ge=0, le=MAX_AUDIT_HOURS)
+    """Backups younger than this may still be without their copy: the audit's copy rule looks past them."""
+
+    audit_digest: bool = False
+    """Publish every audit's summary (a digest), not only audits that found violations."""
+
+    audit_digest_topic_id: str | None = Field(
+        None, pattern=r"^ocid1\.onstopic\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9]+$", max_length=255, validate_default=True
+    )
+    """Notifications topic of the audit digest (default: BACKUP_NOTIFY_TOPIC_ID)."""
+
     @field_validator("display_name_template")
     @classmethod
     def _plain_template(cls, template: str) -> str:
@@ -222,6 +238,26 @@ class Settings(BaseModel):
                 raise ValueError('must be a JSON object such as {"team": "storage"}') from exc
         return value
 
+    @field_validator("audit_rpo_hours", "audit_copy_grace_hours", mode="before")
+    @classmethod
+    def _whole_hours(cls, value: Any) -> Any:
+        """A number of hours as digits (from the environment) or an integer: never a float, bool or words."""
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value.strip()):
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError("must be a whole number of hours, such as 24")
+
+    @field_validator("audit_digest", mode="before")
+    @classmethod
+    def _true_or_false(cls, value: Any) -> Any:
+        """Exactly true or false: "yes", "1" or "on" are refused, not guessed."""
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        raise ValueError('must be "true" or "false"')
+
     @model_validator(mode="after")
     def _lock_needs_a_period(self) -> Settings:
         if (self.retention_lock or self.prevent_deletion) and self.retention_period_days is None:
@@ -247,6 +283,13 @@ class Settings(BaseModel):
                 )
         return names
 
+    @field_validator("audit_digest_topic_id")
+    @classmethod
+    def _digest_needs_a_topic(cls, topic: str | None, info: ValidationInfo) -> str | None:
+        if topic is None and info.data.get("audit_digest") and not info.data.get("notify_topic_id"):
+            raise ValueError("is needed with BACKUP_AUDIT_DIGEST=true when BACKUP_NOTIFY_TOPIC_ID is not set")
+        return topic
+
     @field_validator("metrics_namespace")
     @classmethod
     def _custom_namespace(cls, namespace: str | None) -> str | None:
@@ -264,7 +307,7 @@ class Settings(BaseModel):
     @property
     def reporting(self) -> bool:
         """Whether invocations post custom metrics or publish failure summaries."""
-        return bool(self.metrics_namespace or self.notify_topic_id)
+        return bool(self.metrics_namespace or self.notify_topic_id or self.audit_digest_topic_id)
 
     @property
     def lifecycle(self) -> bool:

@@ -27,6 +27,11 @@ platform model (``FnPlatform``) against the Block Storage emulator on loopback:
   ``Fn-Deadline`` is 120 s (func.yaml's timeout). One process serves all batches
   concurrently, where OCI would start several containers: the time to the last backup
   is the pessimistic figure.
+- ``audit``: the same 10,000-volume tenancy with one backup per AVAILABLE volume (every 10th two
+  days old, every 25th none), audited in one cold process (``{"source": "audit"}`` selecting every
+  kind from the tenancy down, RPO 24 h): list calls (the emulator's count and the audit's own),
+  seconds, and the process's peak RSS (< 100 MB). The audit must check every resource, find exactly
+  the seeded ones out of RPO, and call nothing but list operations.
 
 Correctness is checked, not assumed: every failure (a container status other than 200, an
 ``errors``/``pending``/``notAttempted`` entry), every duplicate backup (the emulator's
@@ -50,6 +55,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -346,6 +352,146 @@ def selector(stack: LocalStack, workdir: Path, volumes: int) -> Selection:
     return result
 
 
+# ------------------------------------------------------------------ audit
+
+AUDIT_STALE_EVERY = 10  # every 10th AVAILABLE volume's only backup is two days old: out of a 24-hour RPO
+AUDIT_NONE_EVERY = 25  # every 25th has no backup at all
+
+
+@dataclass
+class AuditScale:
+    """A coverage audit of every AVAILABLE volume, boot volume and group of the tenancy, in a cold process."""
+
+    volumes: int
+    expected_checked: int = 0
+    expected_out_of_rpo: int = 0
+    backups_seeded: int = 0
+    checked: int = 0
+    out_of_rpo: int = 0
+    list_calls: int = 0  # list requests the emulator saw
+    list_calls_answered: int = 0  # the audit's own count, from its answer
+    other_calls: int = 0  # anything but a list: must be 0 (the audit only reads)
+    seconds: float = 0.0  # invocation to answer, cold process
+    audit_seconds: float = 0.0  # the audit itself, from its answer
+    status: int = 0
+    total_gbs: float = 0.0
+    parent_rss_kb: int = 0
+    baseline_rss_kb: int = 0  # the same cold process auditing a selection of nothing, in the same run
+    seed_seconds: float = 0.0
+
+    @property
+    def correct(self) -> bool:
+        return (
+            self.status == 200
+            and self.other_calls == 0
+            and self.checked == self.expected_checked
+            and self.out_of_rpo == self.expected_out_of_rpo
+            and self.list_calls == self.list_calls_answered
+        )
+
+    def figures(self) -> dict[str, Any]:
+        figures = dict(self.__dict__)
+        for key in ("seconds", "audit_seconds", "seed_seconds"):
+            figures[key] = round(figures[key], 3)
+        figures["correct"] = self.correct
+        return figures
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        return [
+            (f"audit: {self.volumes:,} volumes, every kind, 0 ms, one cold process", "", "", ""),
+            (
+                "",
+                "resources checked (expected)",
+                f"{self.checked:,} ({self.expected_checked:,})",
+                _check(self.checked == self.expected_checked),
+            ),
+            (
+                "",
+                "out of RPO (expected)",
+                f"{self.out_of_rpo:,} ({self.expected_out_of_rpo:,})",
+                _check(self.out_of_rpo == self.expected_out_of_rpo),
+            ),
+            ("", "backups read", f"{self.backups_seeded:,}", ""),
+            (
+                "",
+                "list calls (answered) / other calls",
+                f"{self.list_calls} ({self.list_calls_answered}) / {self.other_calls}",
+                _check(self.list_calls == self.list_calls_answered and self.other_calls == 0),
+            ),
+            ("", "seconds to the answer (cold process)", f"{self.seconds:.2f} (status {self.status})", ""),
+            ("", "seconds of the audit itself", f"{self.audit_seconds:.2f}", ""),
+            ("", "storage counted, GB", f"{self.total_gbs:,.0f}", ""),
+            (
+                "",
+                f"parent peak RSS MB (< {AUDIT_RSS_LIMIT_MB})",
+                f"{self.parent_rss_kb / 1024:.1f}",
+                _check(self.parent_rss_kb / 1024 < AUDIT_RSS_LIMIT_MB),
+            ),
+            ("", "  baseline: auditing nothing, MB", f"{self.baseline_rss_kb / 1024:.1f}", ""),
+        ]
+
+
+AUDIT_RSS_LIMIT_MB = 100
+
+
+def audit_scale(stack: LocalStack, workdir: Path, volumes: int) -> AuditScale:
+    """Seed the tenancy with one backup per AVAILABLE volume (some stale, some none) and audit all of it."""
+    emulator = stack.emulator
+    result = AuditScale(volumes)
+    emulator.reset()
+    started = time.monotonic()
+    tenancy = seed_tenancy(emulator, volumes=volumes)
+    now = datetime.now(UTC)
+    available = [volume for volume in tenancy.volumes if volume.lifecycle_state == "AVAILABLE"]
+    for n, volume in enumerate(available):
+        if n % AUDIT_NONE_EVERY == 0:
+            result.expected_out_of_rpo += 1
+            continue
+        stale = n % AUDIT_STALE_EVERY == 0
+        result.expected_out_of_rpo += stale
+        emulator.add_backup(
+            volume.id,
+            time_created=now - timedelta(hours=48 if stale else 2),
+            freeform_tags={"backup-trigger": "schedule", "backup-source": "bench"},
+        )
+        result.backups_seeded += 1
+    result.expected_out_of_rpo += len(tenancy.volume_group_ids)  # the groups have no backup
+    result.expected_checked = len(available) + len(tenancy.volume_group_ids)
+    result.seed_seconds = time.monotonic() - started
+
+    selector: dict[str, Any] = {
+        "compartmentId": TENANCY,
+        "includeSubcompartments": True,
+        "kinds": ["volume", "bootVolume", "volumeGroup"],
+    }
+    body = {"source": "audit", "selector": selector}
+    env = stack.function_env(BACKUP_AUDIT_RPO_HOURS="24")
+    with FunctionProcess(workdir / "audit-baseline", env) as process:
+        nothing = {"source": "audit", "selector": {**selector, "freeformTags": {"no": "such tag"}}}
+        baseline = FnPlatform(process).invoke(nothing, invoke_type="detached", deadline_seconds=FUNCTION_TIMEOUT)
+        result.status = baseline.wait(FUNCTION_TIMEOUT + 10).status
+        result.baseline_rss_kb = _peak_rss_kb(process.pid)
+    before = len(emulator.calls)
+    with FunctionProcess(workdir / "audit", env) as process:
+        started = time.monotonic()
+        answer = FnPlatform(process).invoke(body, invoke_type="detached", deadline_seconds=FUNCTION_TIMEOUT)
+        response = answer.wait(FUNCTION_TIMEOUT + 10)
+        result.seconds = time.monotonic() - started
+        result.parent_rss_kb = _peak_rss_kb(process.pid)
+    result.status = response.status
+    document = response.json()
+    calls = emulator.calls[before:]
+    result.list_calls = sum(call.operation.startswith("list") for call in calls)
+    result.other_calls = len(calls) - result.list_calls
+    if isinstance(document, dict) and "checked" in document:
+        result.checked = int(document["checked"])
+        result.out_of_rpo = int(document["counts"]["rpo"])
+        result.list_calls_answered = int(document["listCalls"])
+        result.audit_seconds = float(document["seconds"])
+        result.total_gbs = float(document["storage"]["totalGBs"])
+    return result
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -370,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         throttled = fan_out(stack, work, FanOut("throttled", CONCURRENCY, THROTTLE_LIMIT), "b", args.runs)
         tuned = fan_out(stack, work, FanOut("throttled, tuned", THROTTLE_LIMIT, THROTTLE_LIMIT), "c", args.runs)
         selection = selector(stack, work, args.volumes)
+        audited = audit_scale(stack, work, args.volumes)
     elapsed = time.monotonic() - begun
 
     def runs(row: FanOut) -> str:
@@ -422,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         ("", "peak creates in flight", str(max(s.peak_in_flight, default=0)), ""),
         ("", "parent peak RSS MB (own process)", f"{s.parent_rss_kb / 1024:.1f}", ""),
         ("", "batch process peak RSS MB", f"{s.batch_rss_kb / 1024:.1f}", ""),
+        *audited.rows(),
     ]
     figure_width = max(len(row[1]) for row in table)
     value_width = max(len(row[2]) for row in table if row[1])
@@ -437,12 +585,14 @@ def main(argv: list[str] | None = None) -> int:
         all(not (row.failures or row.lost or row.duplicates) for row in (plain, throttled, tuned))
         and not (s.failures or s.lost or s.duplicates or s.extra)
         and s.selected == s.expected == s.backups
+        and audited.correct
     )
     figures = {
         "fan_out": plain.figures(),
         "throttled": throttled.figures(),
         "throttled_tuned": tuned.figures(),
         "selector": s.figures(),
+        "audit": audited.figures(),
         "fan_out_target_met": plain.median <= FAN_OUT_TARGET_SECONDS,
         "correct": correct,
         "elapsed_s": round(elapsed, 1),

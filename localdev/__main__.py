@@ -4,6 +4,7 @@
     python -m localdev events/alarm.json --notifications --header x-oci-ns-messageid=msg-1
     python -m localdev events/schedule-empty.json --detached --env BACKUP_TARGETS=ocid1.volume.oc1.iad.abuwcljr...
     python -m localdev events/manual.json --gateway --raw
+    python -m localdev events/audit.json --audit-world
 
 It mints resource-principal credentials, starts the emulator (seeded with the
 volumes the samples name), starts ``fdk func.py handler`` on a Unix socket as
@@ -20,13 +21,18 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from localdev.fnprocess import FnResponse
+from localdev.audit_world import configuration, seed_audit_world
+from localdev.emulator import BlockStorageEmulator
+from localdev.fnprocess import FnResponse, FunctionProcess
 from localdev.platform import FnPlatform, Invocation, fn_invoke_output
 from localdev.redelivery import MESSAGE_ID_HEADER, DeliverySource
+from localdev.samples import DAILY
 from localdev.stack import LocalStack
 
+AUDIT_COPY_REGION = "us-phoenix-1"
 _UNSHOWN_HEADERS = ("content-length", "date", "server", "fn-fdk-", "fn-call-id")
 
 
@@ -69,6 +75,22 @@ def _show(label: str, invocation: Invocation, *, raw: bool, deadline: float) -> 
         _show_container(invocation.container)
 
 
+@contextlib.contextmanager
+def _audit_world(stack: LocalStack, wanted: bool) -> Iterator[None]:
+    """With ``wanted``: a copy region, the audit world seeded, and the function restarted with its configuration."""
+    if not wanted:
+        yield
+        return
+    with BlockStorageEmulator(stack.identity, region=AUDIT_COPY_REGION) as peer:
+        stack.emulator.add_region(peer)
+        seed_audit_world(stack.emulator, peer, tags=DAILY)
+        assert stack.function is not None
+        stack.function.stop()
+        stack.function = FunctionProcess(stack.workdir / "fn-audit", stack.function_env(**configuration(peer)))
+        stack.function.start()
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localdev", description=__doc__.split("\n\n")[0])
     parser.add_argument("payload", type=Path, help="file whose bytes are the invocation body (e.g. events/alarm.json)")
@@ -82,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="then deliver each new backup's createvolumebackup.end event as an Events rule would "
         "(the lifecycle loop: retention and copies; try --env BACKUP_RETENTION_KEEP_LAST=1)",
+    )
+    parser.add_argument(
+        "--audit-world",
+        action="store_true",
+        help="also seed volumes that break each audit rule (tagged backup=daily), a copy region, and the "
+        "configuration they are audited under (try events/audit.json)",
     )
     parser.add_argument(
         "--raw", "--container", action="store_true", help="also print what the container answered the platform"
@@ -103,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     headers = _pairs(args.header)
     if args.notifications and not any(name.lower() == MESSAGE_ID_HEADER for name in headers):
         headers[MESSAGE_ID_HEADER] = f"localdev-msg-{uuid.uuid4().hex[:12]}"  # one message, however often sent
-    with LocalStack(env=_pairs(args.env)) as stack:
+    with LocalStack(env=_pairs(args.env)) as stack, _audit_world(stack, args.audit_world):
         assert stack.function is not None
         platform = FnPlatform(stack.function)
         source = DeliverySource(platform, "events" if args.events else "notifications")

@@ -268,6 +268,7 @@ _FEATURE_SWITCH: dict[Feature, str] = {
     "metrics": "metrics (`BACKUP_METRICS_NAMESPACE`)",
     "notifications": "failure summaries (`BACKUP_NOTIFY_TOPIC_ID`)",
     "definedTags": "defined tags (`BACKUP_DEFINED_TAG_NAMESPACES`), one statement per namespace",
+    "audit": "the coverage audit (`enable_audit_schedule`)",
 }
 
 

@@ -7,7 +7,8 @@ reports (exit 1) which committed files differ from what the models produce now.
 The schemas describe each body's fields, types, bounds and patterns as pydantic validates them
 (``model_json_schema(by_alias=True)``, validation mode, JSON Schema 2020-12). Checks written as
 code are not in them: a manual request names exactly one of ``volumeId``, ``bootVolumeId``,
-``volumeGroupId`` and ``selector``; OCIDs are checked for their kind; tags against configuration.
+``volumeGroupId`` and ``selector``; OCIDs are checked for their kind; tags against configuration;
+an audit body is validated strictly (``"true"`` is not ``true``), which JSON Schema does by itself.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from backup_handler.triggers.audit import AuditBody
 from backup_handler.triggers.events import AlarmMessage, CloudEvent, ManualRequest, ScheduleTick
 from backup_handler.vocabulary.fields import Selector
 
@@ -70,6 +72,15 @@ BODIES: tuple[Body, ...] = (
         "Every AVAILABLE volume, boot volume and/or volume group in a compartment whose tags match all the "
         'pairs given: a manual or schedule body\'s "selector", and BACKUP_SELECTOR.',
         "",
+    ),
+    Body(
+        "audit",
+        AuditBody,
+        "Coverage audit",
+        'What asks for a coverage audit, from `fn invoke` or a schedule\'s BODY: {"source": "audit"} and an '
+        "optional selector (default: BACKUP_SELECTOR). It only reads; the rules come from configuration. "
+        "Unknown fields are refused and JSON types are taken as sent (a string is never a boolean).",
+        "audit*.json",
     ),
     Body(
         "event",

@@ -10,8 +10,8 @@ and a 504 a timeout, with nothing of the answer (fnproject/fn ``api/agent/agent.
 - **No trigger at all** (not JSON, not an object, an unrecognised shape): 200 with the
   error document, whatever the invoke type: no redelivery can fix it and a person must
   be able to read why.
-- **Manual invocation, sync**: 200, always; the body is the VolumeBackup or the error
-  document, whose ``status`` tells them apart.
+- **Manual invocation or audit, sync**: 200, always; the body is the VolumeBackup (the
+  audit's findings) or the error document, whose ``status`` tells them apart.
 - **Source triggers** (Events, alarms through Notifications, schedules) **and detached
   invocations**: the status is a delivery verdict. 502, or 504 for the deadline, exactly
   when a redelivery could succeed where this one did not; otherwise 200, and a failure
@@ -34,7 +34,7 @@ def container_status(reply: Reply, *, invoke_type: str, gateway: bool) -> int:
     """The status to hand fdk for ``reply``."""
     if gateway or reply.trigger is None:
         return 200
-    if reply.trigger == "manual" and invoke_type != DETACHED:
+    if reply.trigger in ("manual", "audit") and invoke_type != DETACHED:  # a person reads the answer
         return 200
     if reply.redeliver is not None:
         return reply.redeliver

@@ -131,6 +131,7 @@ Feature = Literal[
     "metrics",
     "notifications",
     "definedTags",
+    "audit",
 ]
 """What configuration turns on: the deployment grants each enabled feature what its operations need."""
 
@@ -206,6 +207,8 @@ def _op(
 
 
 LIFECYCLE: tuple[Feature, ...] = ("retention", "copies")
+# The coverage audit lists backups (and, with copies on, the copy region's) per compartment; it never writes.
+READS_BACKUPS: tuple[Feature, ...] = (*LIFECYCLE, "audit")
 
 # Permissions: Oracle's "Permissions Required for Each API Operation" (Core Services, IAM, Functions,
 # Monitoring, Notifications) and the Block Volume copy pages, vendored with their sources in
@@ -251,14 +254,16 @@ OPERATIONS: dict[str, Operation] = {
             },
             tagged=True,
         ),
-        _op("ListVolumes", "blockstorage", "GET", "/volumes", "list[Volume]", "selectors", {"VOLUME_INSPECT"}),
+        _op(
+            "ListVolumes", "blockstorage", "GET", "/volumes", "list[Volume]", ("selectors", "audit"), {"VOLUME_INSPECT"}
+        ),
         _op(
             "ListBootVolumes",
             "blockstorage",
             "GET",
             "/bootVolumes",
             "list[BootVolume]",
-            "selectors",
+            ("selectors", "audit"),
             {"VOLUME_INSPECT"},
         ),
         _op(
@@ -269,6 +274,15 @@ OPERATIONS: dict[str, Operation] = {
             "list[VolumeGroup]",
             "groups",
             {"VOLUME_GROUP_INSPECT"},
+        ),
+        _op(
+            "ListVolumeGroupBackups",
+            "blockstorage",
+            "GET",
+            "/volumeGroupBackups",
+            "list[VolumeGroupBackup]",
+            "audit",
+            {"VOLUME_GROUP_BACKUP_INSPECT"},
         ),
         _op(
             "ListCompartments",
@@ -297,7 +311,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeBackups",
             "list[VolumeBackup]",
-            LIFECYCLE,
+            READS_BACKUPS,
             {"VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
@@ -306,7 +320,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumeBackups",
             "list[BootVolumeBackup]",
-            LIFECYCLE,
+            READS_BACKUPS,
             {"BOOT_VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(

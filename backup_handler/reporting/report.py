@@ -62,17 +62,22 @@ def report(
 ) -> None:
     """Post the metrics and publish the summary the configuration asks for, within the budget. Never raises."""
     now = time.monotonic()
-    tally = Tally.of(reply, now - started)
     tasks: dict[str, Callable[[float], None]] = {}
     name = function_name()
-    if settings.metrics_namespace:
-        from backup_handler.reporting import metrics
+    if reply.trigger == "audit":  # an audit reports its own figures (backup_handler.reporting.audit)
+        from backup_handler.reporting import audit
 
-        tasks["metrics"] = lambda budget: metrics.post(settings, api, tally, name, budget)
-    if settings.notify_topic_id and tally.needs_attention:
-        from backup_handler.reporting import notify
+        tasks = audit.tasks(settings, api, reply, name, call_id)
+    else:
+        tally = Tally.of(reply, now - started)
+        if settings.metrics_namespace:
+            from backup_handler.reporting import metrics
 
-        tasks["notification"] = lambda budget: notify.publish(settings, api, tally, name, call_id, budget)
+            tasks["metrics"] = lambda budget: metrics.post(settings, api, tally, name, budget)
+        if settings.notify_topic_id and tally.needs_attention:
+            from backup_handler.reporting import notify
+
+            tasks["notification"] = lambda budget: notify.publish(settings, api, tally, name, call_id, budget)
     if not tasks:
         return
     budget = window(settings, deadline, now)

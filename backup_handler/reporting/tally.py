@@ -50,6 +50,8 @@ class Tally:
                 pending=pending,
                 not_attempted=not_attempted,
             )
+        if trigger == "audit" and reply.status == 200:  # an audit makes nothing (reporting/audit.py counts it)
+            return cls(trigger, reply.status, 0, 0, 0, seconds)
         if "wouldCreate" in document:  # a dry run: nothing was made
             return cls(trigger, reply.status, 0, 0, len(_items(document, "skipped")), seconds)
         if reply.status == 200 and "code" not in document:  # a single manual backup, as the API returned it

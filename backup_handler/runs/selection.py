@@ -61,9 +61,12 @@ class Resolution:
         self.list_calls = 0
         self.members: dict[str, str] = {}
         """Each member volume of a selected group → the group it is backed up through (filled as groups are listed)."""
+        self.compartments: tuple[str, ...] = ()
+        """The compartments the selector reached (known once iteration has begun)."""
 
     def __iter__(self) -> Iterator[Target | Skip]:
         compartments = list(self._compartments())
+        self.compartments = tuple(compartments)
         members = self.members
         if "volumeGroup" in self._selector.kinds:
             for compartment in compartments:

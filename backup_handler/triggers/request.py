@@ -39,8 +39,9 @@ from backup_handler.vocabulary.validation import bounded_field, describe
 logger = logging.getLogger(__name__)
 
 Trigger = Literal["manual", "event", "alarm", "schedule"]
-# A body's shape: a trigger, or a batch a parent invocation of this function handed on.
-Shape = Literal["manual", "event", "alarm", "schedule", "batch"]
+# A body's shape: a trigger, a batch a parent invocation of this function handed on, or a coverage audit
+# (its own request kind: backup_handler.triggers.audit builds it; it is never a BackupRequest).
+Shape = Literal["manual", "event", "alarm", "schedule", "batch", "audit"]
 NOTIFICATION_MESSAGE_ID_HEADER = "x-oci-ns-messageid"
 # Resources among an alarm's dimensions that are not volumes are listed in `skipped` up to this many (then counted).
 MAX_LISTED_SKIPS = 20
@@ -160,14 +161,16 @@ def recognise(value: Any) -> Shape:
         return "alarm"
     if value.get("source") == "batch":
         return "batch"
+    if value.get("source") == "audit":
+        return "audit"
     if value.get("source") == "schedule" or "volumeIds" in value:
         return "schedule"
     if any(isinstance(key, str) and key.lower() in _MANUAL_KEYS for key in value):
         return "manual"
     raise UnrecognizedEvent(
         "the request body is not a recognised trigger: expected an OCI event (cloudEventsVersion), "
-        'an alarm message (alarmMetaData), a schedule body ({"source": "schedule"}) '
-        "or a backup request (volumeId or bootVolumeId)"
+        'an alarm message (alarmMetaData), a schedule body ({"source": "schedule"}), '
+        'an audit ({"source": "audit"}) or a backup request (volumeId or bootVolumeId)'
     )
 
 
@@ -181,6 +184,8 @@ def build_request(
 ) -> BackupRequest:
     """Normalize a decoded body of the given (or recognised) trigger."""
     trigger = trigger or recognise(value)
+    if trigger == "audit":  # answered by the audit (backup_handler.triggers.audit), never as backups
+        raise UnrecognizedEvent("an audit body is not a backup request")
     if trigger == "batch":
         request = _from_batch(_validate(BatchBody, value, "batch"), settings)
     elif trigger == "event":

@@ -27,6 +27,7 @@ locals {
     metrics         = var.backup_metrics_namespace != ""
     notifications   = var.create_failure_topic || var.backup_notify_topic_id != ""
     definedTags     = length(local.defined_tag_namespaces) > 0
+    audit           = var.enable_audit_schedule
   }
   lifecycle_enabled = local.features.retention || local.features.copies
 
@@ -101,6 +102,11 @@ locals {
     BACKUP_METRICS_COMPARTMENT_ID = var.backup_metrics_namespace == "" ? "" : coalesce(var.backup_metrics_compartment_id, var.compartment_ocid)
     BACKUP_NOTIFY_TOPIC_ID        = var.create_failure_topic || var.backup_notify_topic_id != "" ? local.failure_topic_id : ""
     BACKUP_REPORT_BUDGET_SECONDS  = var.backup_report_budget_seconds == null ? "" : tostring(var.backup_report_budget_seconds)
+    # Coverage audit (audit.tf, variables_audit.tf).
+    BACKUP_AUDIT_RPO_HOURS        = var.backup_audit_rpo_hours == null ? "" : tostring(var.backup_audit_rpo_hours)
+    BACKUP_AUDIT_COPY_GRACE_HOURS = var.backup_audit_copy_grace_hours == null ? "" : tostring(var.backup_audit_copy_grace_hours)
+    BACKUP_AUDIT_DIGEST           = var.backup_audit_digest ? "true" : ""
+    BACKUP_AUDIT_DIGEST_TOPIC_ID  = var.create_audit_digest_topic ? oci_ons_notification_topic.audit_digest[0].id : var.backup_audit_digest_topic_id
   }
   function_config = { for key, value in local.backup_config : key => value if value != "" }
 

@@ -14,6 +14,10 @@ ListVolumeBackups / ListBootVolumeBackups take what the SDK sends: ``compartment
 (``TIMECREATED``, newest first by default, or ``DISPLAYNAME``, A to Z by default, case-sensitive)
 and ``sortOrder`` (``ASC`` / ``DESC``). Without ``sortBy``, items keep the order they were made in.
 Delete, Update and Copy are in :mod:`.lifecycle` and :mod:`.copies`.
+
+Sizes: a backup's ``sizeInGBs`` is its volume's and ``uniqueSizeInGBs`` what it stores (all of the
+volume for a FULL backup, a tenth for an INCREMENTAL one: the emulator's assumption); like the
+service, they are null while the backup is in progress.
 """
 
 from __future__ import annotations
@@ -66,6 +70,16 @@ SOURCE_FIELD: dict[Kind, str] = {"volume": "sourceVolumeBackupId", "bootVolume":
 _OCID_TYPE: dict[Kind, str] = {"volume": "volumebackup", "bootVolume": "bootvolumebackup"}
 _OPTIONAL_FIELDS = frozenset({"type", "displayName", "freeformTags", "definedTags", "kmsKeyId"}) | retention.FIELDS
 STATES = frozenset({"CREATING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY", "REQUEST_RECEIVED"})
+SIZE_FIELDS = ("sizeInGBs", "sizeInMBs", "uniqueSizeInGBs", "uniqueSizeInMbs")
+
+
+def unknown_sizes(backup: Mapping[str, Any]) -> dict[str, None]:
+    """The size fields of ``backup`` blanked (in progress): only those its model has (BootVolumeBackup: no MBs)."""
+    return {name: None for name in SIZE_FIELDS if name in backup}
+
+
+# What an incremental backup stores of its volume (a full one stores all of it): the emulator's assumption.
+INCREMENTAL_SHARE = 10
 SOURCE_TYPES = frozenset({"MANUAL", "SCHEDULED"})
 
 
@@ -98,9 +112,11 @@ class BackupStore:
         return state
 
     def view(self, backup_id: str, in_progress_seconds: float) -> dict[str, Any]:
-        """The backup as the API shows it now."""
+        """The backup as the API shows it now (its sizes are known once it is no longer in progress)."""
         backup = dict(self.records[backup_id])
         backup["lifecycleState"] = self.state(backup_id, in_progress_seconds)
+        if backup["lifecycleState"] in ("CREATING", "REQUEST_RECEIVED"):
+            backup.update(unknown_sizes(backup))
         return backup
 
     def in_progress(self, volume_id: str, in_progress_seconds: float) -> bool:
@@ -230,9 +246,10 @@ def _create(service: Service[Stores], kind: Kind, body: dict[str, Any], token: s
         raise ErrorResponse(409, "Conflict", f"A backup of volume {volume_id} is already in progress")
     backup = add_backup(service, body, volume)
     store.announce.append(backup["id"])
+    answer = {**backup, **unknown_sizes(backup)}  # in progress: sizes not known yet
     if token is not None:
-        store.tokens[token] = TokenRecord(digest, backup, backup["id"])
-    return Response(200, backup)
+        store.tokens[token] = TokenRecord(digest, answer, backup["id"])
+    return Response(200, answer)
 
 
 def add_backup(
@@ -298,10 +315,7 @@ def new_backup(
         "systemTags": {},
         "kmsKeyId": body.get("kmsKeyId"),
         "expirationTime": None,
-        "sizeInGBs": None,
-        "sizeInMBs": None,
-        "uniqueSizeInGBs": None,
-        "uniqueSizeInMbs": None,
+        **sizes(volume.get("sizeInGBs"), str(body.get("type") or "INCREMENTAL")),
         "timeCreated": created,
         "timeRequestReceived": created,
         "volumeGroupBackupId": None,
@@ -313,6 +327,19 @@ def new_backup(
         del backup["sizeInMBs"], backup["uniqueSizeInMbs"]
         backup["imageId"] = None
     return backup
+
+
+def sizes(volume_gbs: Any, backup_type: str) -> dict[str, int | None]:
+    """A backup's size fields: the volume's size, and what it stores of it (``uniqueSizeInGBs``)."""
+    if not isinstance(volume_gbs, int) or isinstance(volume_gbs, bool) or volume_gbs < 0:
+        return dict.fromkeys(SIZE_FIELDS)
+    unique = volume_gbs if backup_type == "FULL" else max(1, volume_gbs // INCREMENTAL_SHARE)
+    return {
+        "sizeInGBs": volume_gbs,
+        "sizeInMBs": volume_gbs * 1024,
+        "uniqueSizeInGBs": unique,
+        "uniqueSizeInMbs": unique * 1024,
+    }
 
 
 def _normalized(moment: str) -> str:

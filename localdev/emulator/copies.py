@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object, new_ocid
-from localdev.emulator.backups import ID_FIELD, SOURCE_FIELD, BackupStore, Kind, TokenRecord, find
+from localdev.emulator.backups import ID_FIELD, SOURCE_FIELD, BackupStore, Kind, TokenRecord, find, unknown_sizes
 
 
 class Stores(Protocol):
@@ -149,4 +149,4 @@ def receive(
     store.records[copy["id"]] = copy
     store.created_at[copy["id"]] = time.monotonic()
     store.windows[copy["id"]] = seconds
-    return dict(copy)
+    return {**copy, **unknown_sizes(copy)}  # in progress: sizes not known yet

@@ -6,7 +6,11 @@ group backup lists them in ``volumeBackupIds``. Like the service, a create 404s 
 group, refuses (409 ``Conflict``) while a backup of the group or of any member is in progress,
 and keeps ``opc-retry-token`` semantics as volume backups do. While a member's backup is in
 progress, a separate backup of that volume is refused too (see :mod:`.backups`). A group
-backup is ``CREATING`` for the service's ``in_progress_seconds``, then ``AVAILABLE``.
+backup is ``CREATING`` for the service's ``in_progress_seconds``, then ``AVAILABLE``; its sizes
+(``sizeInGBs``, ``uniqueSizeInGbs``: the group's own spelling) are its members' sum, shown once it is
+done. :func:`seed_group_backup` adds one made outside the API (a person, a backup policy).
+ListVolumeGroupBackups takes ``compartmentId`` (required), ``volumeGroupId`` and ``displayName``,
+as the SDK sends them; it has no ``lifecycleState`` filter.
 """
 
 from __future__ import annotations
@@ -31,10 +35,15 @@ from localdev.emulator.api import (
     query_choice,
     query_value,
 )
-from localdev.emulator.backups import BackupStore, TokenRecord, add_backup, validate_create
+from localdev.emulator.backups import SIZE_FIELDS, BackupStore, TokenRecord, add_backup, new_backup, validate_create
 from localdev.emulator.pagination import page
 from localdev.emulator.volumes import VolumeStore
 
+# A VolumeGroupBackup's size fields (its own spelling: uniqueSizeInGbs), in the order of backups.SIZE_FIELDS.
+_SIZE_FIELDS = ("sizeInGBs", "sizeInMBs", "uniqueSizeInGbs", "uniqueSizeInMbs")
+GROUP_BACKUP_STATES = frozenset(
+    {"REQUEST_RECEIVED", "CREATING", "COMMITTED", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"}
+)
 GROUP_STATES = frozenset({"PROVISIONING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
 _CREATE_FIELDS = (
     frozenset({"volumeGroupId", "compartmentId", "type", "displayName", "freeformTags", "definedTags"})
@@ -106,8 +115,12 @@ class GroupStore:
     def view(self, backup_id: str, in_progress_seconds: float) -> dict[str, Any]:
         """The group backup as the API shows it now (``AVAILABLE`` once no longer in progress)."""
         backup = dict(self.backups[backup_id])
+        if backup["lifecycleState"] != "CREATING":  # a seeded one keeps its state
+            return backup
         if time.monotonic() - self.created_at[backup_id] >= in_progress_seconds:
             backup["lifecycleState"] = "AVAILABLE"
+        else:  # sizes are known once the backup is done
+            backup.update(dict.fromkeys(_SIZE_FIELDS))
         return backup
 
     def in_progress(self, group_id: str, in_progress_seconds: float) -> bool:
@@ -197,16 +210,69 @@ def create_volume_group_backup(service: Service[Stores], request: Request) -> Re
             {"compartmentId": backup["compartmentId"], "volumeGroupBackupId": backup["id"]},
         )
         backup["volumeBackupIds"].append(member_backup["id"])
+        _add_sizes(backup, member_backup)
     store.backups[backup["id"]] = backup
     store.created_at[backup["id"]] = time.monotonic()
     store.latest[group_id] = backup["id"]
+    answer = {**backup, "volumeBackupIds": list(backup["volumeBackupIds"]), **dict.fromkeys(_SIZE_FIELDS)}
     if token is not None:
-        store.tokens[token] = TokenRecord(digest, backup, backup["id"])
-    return Response(200, backup)
+        store.tokens[token] = TokenRecord(digest, answer, backup["id"])
+    return Response(200, answer)
 
 
-def _new_group_backup(service: Service[Stores], body: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
-    created = service.clock.stamp()
+def seed_group_backup(
+    service: Service[Stores],
+    group_id: str,
+    body: dict[str, Any],
+    *,
+    time_created: str,
+    source_type: str,
+    lifecycle_state: str,
+) -> str:
+    """Add a group backup made outside the API, with a member backup of each volume; its OCID.
+
+    It and its members keep ``lifecycle_state`` and ``time_created``, and are not announced as ended.
+    """
+    if lifecycle_state not in GROUP_BACKUP_STATES:
+        raise ValueError(f"lifecycle_state must be one of {sorted(GROUP_BACKUP_STATES)}")
+    store = service.state.groups
+    group = store.groups.get(group_id)
+    if group is None:
+        raise ValueError(f"no such volume group: {group_id}")
+    backup = _new_group_backup(service, body, group, time_created)
+    backup.update(sourceType=source_type, lifecycleState=lifecycle_state)
+    inherited = ("type", "freeformTags", *retention.FIELDS)
+    member_body = {name: body[name] for name in inherited if name in body}
+    for volume_id in group["volumeIds"]:
+        member = service.state.volumes.records[volume_id]
+        member_backup = new_backup(service, member_body, member, time_created)
+        member_backup.update(
+            sourceType=source_type,
+            lifecycleState=lifecycle_state,
+            compartmentId=backup["compartmentId"],
+            volumeGroupBackupId=backup["id"],
+        )
+        service.state.backups.records[member_backup["id"]] = member_backup
+        service.state.backups.created_at[member_backup["id"]] = time.monotonic()
+        service.state.backups.windows[member_backup["id"]] = float("inf")
+        backup["volumeBackupIds"].append(member_backup["id"])
+        _add_sizes(backup, member_backup)
+    store.backups[backup["id"]] = backup
+    store.created_at[backup["id"]] = float("-inf")  # never in progress: it keeps its state
+    return str(backup["id"])
+
+
+def _add_sizes(backup: dict[str, Any], member_backup: Mapping[str, Any]) -> None:
+    """A group backup's sizes are its members' sum."""
+    for name, member_name in zip(_SIZE_FIELDS, SIZE_FIELDS, strict=True):
+        if isinstance(member_backup.get(member_name), int):
+            backup[name] = (backup[name] or 0) + member_backup[member_name]
+
+
+def _new_group_backup(
+    service: Service[Stores], body: dict[str, Any], group: dict[str, Any], created: str | None = None
+) -> dict[str, Any]:
+    created = created or service.clock.stamp()
     return {
         "id": new_ocid("volumegroupbackup", service.region),
         "compartmentId": body.get("compartmentId") or group["compartmentId"],

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from localdev.credentials import COMPARTMENT, Identity
-from localdev.emulator import copies, events, signing
+from localdev.emulator import copies, events, groups, signing
 from localdev.emulator.api import DEFAULT_REGION, Call, ErrorResponse, Request, Response, is_create
 from localdev.emulator.backups import seed_backup
 from localdev.emulator.clock import Clock
@@ -240,13 +240,16 @@ class BlockStorageEmulator:
         compartment_id: str | None = None,
         boot: bool = False,
         kms_key_id: str | None = None,
+        unique_size_in_gbs: int | None = None,
     ) -> str:
         """Add a backup made outside the API (by a person, a backup policy, a copy); its OCID.
 
         ``time_created`` defaults to the clock's now. The volume need not exist (backups outlive
-        their volumes); when it does, its kind and compartment are taken from it, else ``boot``
+        their volumes); when it does, its kind, compartment and size are taken from it, else ``boot``
         and ``compartment_id`` (the local compartment by default) say them. A SCHEDULED backup is
         one a policy made: give its ``expiration_time``. ``source_backup_id`` marks a copy.
+        ``unique_size_in_gbs`` overrides what the backup stores (by default: all of the volume for
+        a FULL backup, a tenth for an INCREMENTAL one).
         """
         expiration = expiration_time.isoformat() if isinstance(expiration_time, datetime) else expiration_time
         with self._lock:
@@ -256,7 +259,11 @@ class BlockStorageEmulator:
                 "boot": known["boot"] if known else boot,
                 "compartmentId": compartment_id or (known["compartmentId"] if known else COMPARTMENT),
                 "displayName": known["displayName"] if known else volume_id.rsplit(".", 1)[-1][:16],
+                "sizeInGBs": known["sizeInGBs"] if known else (50 if boot else 100),
             }
+            sizes = {} if unique_size_in_gbs is None else {"uniqueSizeInGBs": unique_size_in_gbs}
+            if unique_size_in_gbs is not None:
+                sizes["uniqueSizeInMbs"] = unique_size_in_gbs * 1024
             body: dict[str, Any] = {
                 "displayName": display_name,
                 "type": backup_type,
@@ -276,7 +283,37 @@ class BlockStorageEmulator:
                 time_created=time_created,
                 source_type=source_type,
                 lifecycle_state=lifecycle_state,
-                extra={"expirationTime": expiration, source_field: source_backup_id},
+                extra={"expirationTime": expiration, source_field: source_backup_id, **sizes},
+            )
+
+    def add_volume_group_backup(
+        self,
+        group_id: str,
+        *,
+        time_created: datetime | str | None = None,
+        freeform_tags: Mapping[str, str] | None = None,
+        source_type: str = "MANUAL",
+        lifecycle_state: str = "AVAILABLE",
+        backup_type: str = "INCREMENTAL",
+        retention_period: Mapping[str, Any] | None = None,
+        is_retention_lock_enabled: bool = False,
+    ) -> str:
+        """Add a volume group backup made outside the API (a person, a policy), with one backup per member."""
+        created = time_created.isoformat() if isinstance(time_created, datetime) else time_created
+        body: dict[str, Any] = {
+            "type": backup_type,
+            "freeformTags": dict(freeform_tags or {}),
+            "retentionPeriod": retention_period,
+            "isRetentionLockEnabled": is_retention_lock_enabled,
+        }
+        with self._lock:
+            return groups.seed_group_backup(
+                self,
+                group_id,
+                body,
+                time_created=created or self.clock.stamp(),
+                source_type=source_type,
+                lifecycle_state=lifecycle_state,
             )
 
     def on_backup_end(self, callback: Callable[[dict[str, Any]], None]) -> None:

@@ -77,11 +77,29 @@ class ProviderSchema:
         return None if schema is None else schema["block"]
 
 
+# Terraform's own resource types (terraform.io/builtin/terraform), which no provider's schema lists: their
+# schema as Terraform documents it (terraform_data: input, triggers_replace; output and id computed).
+BUILTIN_RESOURCES: dict[str, Any] = {
+    "terraform_data": {
+        "version": 0,
+        "block": {
+            "attributes": {
+                "id": {"type": "string", "computed": True},
+                "input": {"type": "dynamic", "optional": True},
+                "output": {"type": "dynamic", "computed": True},
+                "triggers_replace": {"type": "dynamic", "optional": True},
+            },
+            "block_types": {},
+        },
+    }
+}
+
+
 def load_schema(path: Path = SCHEMA_FILE) -> ProviderSchema:
     document = json.loads(path.read_text())
     provider = document["provider_schemas"][PROVIDER]
     return ProviderSchema(
-        resources=provider.get("resource_schemas", {}),
+        resources={**BUILTIN_RESOURCES, **provider.get("resource_schemas", {})},
         data_sources=provider.get("data_source_schemas", {}),
         version=provider.get("provider_version"),
         source_commit=provider.get("source_commit"),
@@ -553,7 +571,7 @@ def used_types(directory: Path = STACK) -> dict[str, set[str]]:
     for path in sorted(directory.glob("*.tf")):
         parsed = hcl2.loads(path.read_text())
         for kind, types in used.items():
-            types.update(rtype for rtype, _, _ in _blocks(parsed, kind))
+            types.update(rtype for rtype, _, _ in _blocks(parsed, kind) if rtype not in BUILTIN_RESOURCES)
     return used
 
 

@@ -202,9 +202,12 @@ def _stack_locals() -> dict[str, Any]:
 
 
 def _variable_defaults() -> dict[str, Any]:
-    with (STACK / "variables.tf").open() as handle:
-        blocks = hcl2.load(handle)["variable"]
-    return {name.strip('"'): body.get("default") for block in blocks for name, body in block.items()}
+    defaults: dict[str, Any] = {}
+    for path in sorted(STACK.glob("*.tf")):
+        with path.open() as handle:
+            for block in hcl2.load(handle).get("variable", []):
+                defaults.update({name.strip('"'): body.get("default") for name, body in block.items()})
+    return defaults
 
 
 # How locals.tf turns variables into features; the test below holds the stack to these expressions.
@@ -219,6 +222,7 @@ FEATURE_EXPRESSIONS = {
     "metrics": '${var.backup_metrics_namespace != ""}',
     "notifications": '${var.create_failure_topic || var.backup_notify_topic_id != ""}',
     "definedTags": "${length(local.defined_tag_namespaces) > 0}",
+    "audit": "${var.enable_audit_schedule}",
 }
 
 
@@ -238,6 +242,7 @@ def _default_features() -> frozenset[str]:
         "metrics": v["backup_metrics_namespace"] != "",
         "notifications": v["create_failure_topic"] or v["backup_notify_topic_id"] != "",
         "definedTags": v["backup_defined_tag_namespaces"].replace(",", " ").split() != [],
+        "audit": v["enable_audit_schedule"],
     }
     return frozenset(feature for feature, on in enabled.items() if on)
 

@@ -55,6 +55,7 @@ FEATURE_SWITCHES = {
     "metrics": "var.backup_metrics_namespace",
     "notifications": "var.backup_notify_topic_id",
     "definedTags": "local.defined_tag_namespaces",
+    "audit": "var.enable_audit_schedule",
 }
 
 REFERENCE = re.compile(r"(?<![\w.])(data\.)?(oci_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")

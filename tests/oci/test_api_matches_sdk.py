@@ -31,10 +31,12 @@ from backup_handler.oci.blockstorage import OciBlockStorage
 from backup_handler.oci.throttling import AdaptiveLimiter
 from backup_handler.reporting import metrics, notify
 from backup_handler.reporting.tally import Tally
+from backup_handler.runs.audit import Auditor, AuditResult
 from backup_handler.runs.batching import Plan, Planner
 from backup_handler.runs.lifecycle import Lifecycle
 from backup_handler.runs.selection import Resolution
 from backup_handler.settings import Settings
+from backup_handler.triggers.audit import build_audit
 from backup_handler.triggers.request import Target, build_request
 from backup_handler.vocabulary.fields import Selector
 from backup_handler.vocabulary.ocids import TargetKind
@@ -224,6 +226,9 @@ def sent(world: World) -> list[Sent]:
     targets = [Target(kind="volume", resource_id=volume) for volume in VOLUMES[:2]]
     plan = Planner(settings, api, FUNCTION_ID).plan(request, targets, time.monotonic() + 30, Plan(request))
     assert plan.batched == 2, plan.failures
+
+    audit = build_audit({"source": "audit", "selector": selector.model_dump(by_alias=True)}, settings)
+    Auditor(settings, api).run(audit, time.monotonic() + 30, AuditResult())
 
     tally = Tally("schedule", 200, 3, 1, 0, 2.5, errors=({"resourceId": VOLUMES[2], "code": "Conflict"},))
     metrics.post(settings, api, tally, "backup-handler", 5)
