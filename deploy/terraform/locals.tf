@@ -3,10 +3,12 @@ locals {
   dynamic_group     = "${var.application_name}-backup-handler"
 
   # --- Selectors: what the schedule's body and BACKUP_SELECTOR ask for decides groups / subcompartments. ----------
-  schedule_selector = var.schedule_selector != "" ? jsondecode(var.schedule_selector) : {
+  # One jsondecode either way: a conditional between a decoded object and an object literal fails at plan
+  # ("Inconsistent conditional result types") as soon as the JSON has other attributes than the literal.
+  schedule_selector = jsondecode(var.schedule_selector != "" ? var.schedule_selector : jsonencode({
     compartmentId = var.compartment_ocid
     freeformTags  = { backup = "daily" }
-  }
+  }))
   selectors = concat(
     var.enable_schedule ? [local.schedule_selector] : [],
     var.backup_selector != "" ? [jsondecode(var.backup_selector)] : [],

@@ -244,3 +244,24 @@ def test_terraform_validates_the_detached_timeout_range(files, tmp_path, seconds
     }
     plan = _plan(tmp_path, document, f"-var=function_detached_timeout_seconds={seconds}")
     assert (plan.returncode == 0) == valid, plan.stderr
+
+
+@pytest.mark.skipif(TERRAFORM is None, reason="no terraform binary installed")
+@pytest.mark.parametrize(
+    "schedule_selector",
+    ["", json.dumps({"compartmentId": "ocid1.compartment.oc1..aaaa", "kinds": ["volumeGroup"]})],
+    ids=["default", "with-kinds"],
+)
+def test_terraform_evaluates_the_schedule_selector_whatever_attributes_it_has(files, tmp_path, schedule_selector):
+    locals_ = stack.locals_(files)
+    document = {
+        "variable": {
+            "schedule_selector": {"default": schedule_selector},
+            "compartment_ocid": {"default": "ocid1.compartment.oc1..aaaa"},
+        },
+        "locals": {"schedule_selector": _hcl_json(locals_["schedule_selector"])},
+        "output": {"kinds": {"value": "${try(local.schedule_selector.kinds, [])}"}},
+    }
+    plan = _plan(tmp_path, document)
+    assert plan.returncode == 0, plan.stderr
+    assert ("volumeGroup" in plan.stdout) == bool(schedule_selector)
