@@ -114,8 +114,18 @@ SERVICES: dict[Service, ServiceSpec] = {
 
 
 Feature = Literal[
-    "backups", "groups", "selectors", "subcompartments", "batches", "retention", "copies", "metrics", "notifications"
+    "backups",
+    "groups",
+    "selectors",
+    "subcompartments",
+    "batches",
+    "retention",
+    "copies",
+    "metrics",
+    "notifications",
+    "restoreTests",
 ]
+Method = Literal["GET", "POST", "PUT", "DELETE"]
 Grant = tuple[str, str]
 """An IAM verb and resource type, as a policy statement names them (``("manage", "volume-backups")``)."""
 
@@ -130,7 +140,7 @@ class Operation:
 
     name: str
     service: Service
-    method: Literal["GET", "POST", "DELETE"]
+    method: Method
     path: str
     response_type: str | None
     sdk_name: str
@@ -142,7 +152,7 @@ class Operation:
 def _op(
     name: str,
     service: Service,
-    method: Literal["GET", "POST", "DELETE"],
+    method: Method,
     path: str,
     response_type: str | None,
     feature: Feature,
@@ -329,6 +339,74 @@ OPERATIONS: dict[str, Operation] = {
             None,
             "copies",
             BOOT_VOLUME_BACKUPS,
+        ),
+        # Restore tests. Volumes are created in and deleted from the sandbox compartment only
+        # (BACKUP_RESTORE_TEST_COMPARTMENT_ID): there, `manage volumes` narrowed with
+        # `where any {request.permission = 'VOLUME_INSPECT', request.permission = 'VOLUME_CREATE',
+        # request.permission = 'VOLUME_DELETE'}`. Reading the source backup (VOLUME_BACKUP_READ) and recording
+        # the result on it (VOLUME_BACKUP_UPDATE) are in the backups' own compartment; GetVolume there reads the
+        # source volume's availability domain (VOLUME_INSPECT, within `use volumes`).
+        _op(
+            "CreateVolume",
+            "blockstorage",
+            "POST",
+            "/volumes",
+            "Volume",
+            "restoreTests",
+            ("manage", "volumes"),
+            ("read", "volume-backups"),
+        ),
+        _op(
+            "CreateBootVolume",
+            "blockstorage",
+            "POST",
+            "/bootVolumes",
+            "BootVolume",
+            "restoreTests",
+            ("manage", "volumes"),
+            ("read", "boot-volume-backups"),
+        ),
+        _op(
+            "GetVolume", "blockstorage", "GET", "/volumes/{volumeId}", "Volume", "restoreTests", ("inspect", "volumes")
+        ),
+        _op(
+            "GetBootVolume",
+            "blockstorage",
+            "GET",
+            "/bootVolumes/{bootVolumeId}",
+            "BootVolume",
+            "restoreTests",
+            ("inspect", "volumes"),
+        ),
+        _op(
+            "DeleteVolume", "blockstorage", "DELETE", "/volumes/{volumeId}", None, "restoreTests", ("manage", "volumes")
+        ),
+        _op(
+            "DeleteBootVolume",
+            "blockstorage",
+            "DELETE",
+            "/bootVolumes/{bootVolumeId}",
+            None,
+            "restoreTests",
+            ("manage", "volumes"),
+        ),
+        _op(
+            "UpdateVolumeBackup",
+            "blockstorage",
+            "PUT",
+            "/volumeBackups/{volumeBackupId}",
+            "VolumeBackup",
+            "restoreTests",
+            ("use", "volume-backups"),
+        ),
+        _op(
+            "UpdateBootVolumeBackup",
+            "blockstorage",
+            "PUT",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            "BootVolumeBackup",
+            "restoreTests",
+            ("use", "boot-volume-backups"),
         ),
         # Reporting: custom metrics and failure summaries, after each invocation's answer is computed.
         # The policy for metrics should also carry `where target.metrics.namespace='<BACKUP_METRICS_NAMESPACE>'`.

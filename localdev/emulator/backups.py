@@ -298,8 +298,8 @@ def new_backup(
         "systemTags": {},
         "kmsKeyId": body.get("kmsKeyId"),
         "expirationTime": None,
-        "sizeInGBs": None,
-        "sizeInMBs": None,
+        "sizeInGBs": volume.get("sizeInGBs"),  # the size of the volume backed up
+        "sizeInMBs": volume["sizeInGBs"] * 1024 if volume.get("sizeInGBs") else None,
         "uniqueSizeInGBs": None,
         "uniqueSizeInMbs": None,
         "timeCreated": created,

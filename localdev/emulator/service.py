@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from localdev.credentials import COMPARTMENT, Identity
-from localdev.emulator import copies, events, signing
+from localdev.emulator import copies, events, restores, signing
 from localdev.emulator.api import DEFAULT_REGION, Call, ErrorResponse, Request, Response, is_create
 from localdev.emulator.backups import seed_backup
 from localdev.emulator.clock import Clock
@@ -256,6 +256,7 @@ class BlockStorageEmulator:
                 "boot": known["boot"] if known else boot,
                 "compartmentId": compartment_id or (known["compartmentId"] if known else COMPARTMENT),
                 "displayName": known["displayName"] if known else volume_id.rsplit(".", 1)[-1][:16],
+                "sizeInGBs": known["sizeInGBs"] if known else None,
             }
             body: dict[str, Any] = {
                 "displayName": display_name,
@@ -296,6 +297,35 @@ class BlockStorageEmulator:
             for listener in listeners:
                 listener(event)
         return found
+
+    @property
+    def restore_seconds(self) -> float:
+        """How long a volume restored from a backup is PROVISIONING, in seconds of the emulator's clock."""
+        with self._lock:
+            return self.state.restores.seconds
+
+    @restore_seconds.setter
+    def restore_seconds(self, value: float) -> None:
+        with self._lock:
+            self.state.restores.seconds = value
+
+    def fail_restores_of(self, backup_id: str) -> None:
+        """Make every later restore of this backup end FAULTY instead of AVAILABLE."""
+        with self._lock:
+            self.state.restores.fail_restores_of(backup_id)
+
+    def volume_events(self) -> list[dict[str, Any]]:
+        """Volume events (CloudEvents 0.1) since the last call, oldest first: ``createvolume.end`` for each
+        volume restored through the API that stopped provisioning, ``createbootvolume.begin`` for each boot
+        volume whose restore started."""
+        with self._lock:
+            return restores.announced(self)
+
+    def volumes(self) -> list[dict[str, Any]]:
+        """Every volume and boot volume (terminated ones too) as the API shows it now."""
+        with self._lock:
+            restores.settle(self)
+            return [{k: v for k, v in volume.items() if k != "boot"} for volume in self.state.volumes.records.values()]
 
     def delete_backup(self, backup_id: str) -> None:
         """Delete a backup; a retry token that created it is then invalidated."""

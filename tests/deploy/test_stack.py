@@ -41,6 +41,12 @@ NOT_MAPPED = {
     "max_body_bytes",
     "max_json_depth",
     "deadline_margin_seconds",
+    # Restore tests need statements in another compartment (the sandbox), which the derived template cannot
+    # state yet: the stack leaves them off until it can (README "Restore tests" has the statements).
+    "restore_test_compartment_id",
+    "restore_test_max",
+    "restore_test_every",
+    "restore_test_ttl",
 }
 
 # What turns each feature on, as locals.tf says it (the test checks the expressions name these variables).
@@ -54,6 +60,7 @@ FEATURE_SWITCHES = {
     "copies": "var.backup_copy_region",
     "metrics": "var.backup_metrics_namespace",
     "notifications": "var.backup_notify_topic_id",
+    "restoreTests": None,  # off: its grants belong in the sandbox compartment, never in the backups' one
 }
 
 REFERENCE = re.compile(r"(?<![\w.])(data\.)?(oci_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")
