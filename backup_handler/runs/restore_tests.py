@@ -217,7 +217,7 @@ def _time(value: Any) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class TestRecord:
+class RestoreRecord:
     """A restore test's result as recorded on its source backup."""
 
     passed: bool
@@ -228,7 +228,7 @@ class TestRecord:
         return f"{'passed' if self.passed else 'failed'}:{self.at.astimezone(UTC).strftime(_TAG_TIME)}:{self.seconds}"
 
     @classmethod
-    def parse(cls, value: Any) -> TestRecord | None:
+    def parse(cls, value: Any) -> RestoreRecord | None:
         """The record a tag value holds; None when it is not one (a person's edit, another format)."""
         if not isinstance(value, str) or len(value) > MAX_TAG_VALUE_CHARS:
             return None
@@ -433,7 +433,7 @@ class RestoreTests:
             reason = f"not {what} within {self._ttl_text()} (state {state})"
         else:
             return True  # still restoring: it counts against the maximum
-        record = TestRecord(reason is None, now, seconds)
+        record = RestoreRecord(reason is None, now, seconds)
         entry = {"testVolumeId": volume_id, "backupId": source, "seconds": seconds, "reason": reason}
         result.record("verified" if record.passed else "failed", entry)
         logs.emit(
@@ -461,7 +461,7 @@ class RestoreTests:
         kind: Kind,
         backup_id: str,
         backup: dict[str, Any] | None,
-        record: TestRecord,
+        record: RestoreRecord,
         answer_by: float,
         result: RestoreTestResult,
     ) -> None:
@@ -545,7 +545,7 @@ class RestoreTests:
             for volume_id, backups in by_volume.items():
                 if any(backup.get("id") in testing for backup in backups):
                     continue  # a test of this volume is under way
-                records = [TestRecord.parse((b.get("freeformTags") or {}).get(RESTORE_RESULT_TAG)) for b in backups]
+                records = [RestoreRecord.parse((b.get("freeformTags") or {}).get(RESTORE_RESULT_TAG)) for b in backups]
                 passed = [r.at for r in records if r is not None and r.passed]
                 attempts = [r.at for r in records if r is not None]
                 if not full_due(max(passed, default=None), now, self._every):
