@@ -534,14 +534,15 @@ class RestoreTests:
             volume_id, compartment = backup.get(KINDS[kind].backup_volume_field), backup.get("compartmentId")
             if isinstance(volume_id, str) and isinstance(compartment, str) and compartment != self._sandbox:
                 groups.setdefault((kind, compartment), set()).add(volume_id)
-        now = self._now()
-        due: list[_Candidate] = []
+        listed: list[tuple[Kind, dict[str, list[dict[str, Any]]]]] = []
         for (kind, compartment), volumes in groups.items():
             try:
-                by_volume = self._available_backups(kind, compartment, volumes, answer_by)
+                listed.append((kind, self._available_backups(kind, compartment, volumes, answer_by)))
             except BackupError as exc:
                 result.fail(compartment, exc.failure())
-                continue
+        now = self._now()  # after the listings: the times they hold are the API's own
+        due: list[_Candidate] = []
+        for kind, by_volume in listed:
             for volume_id, backups in by_volume.items():
                 if any(backup.get("id") in testing for backup in backups):
                     continue  # a test of this volume is under way
@@ -580,6 +581,7 @@ class RestoreTests:
                     and _time(backup.get("timeCreated"))
                 ):
                     found.setdefault(str(volume_id), []).append(backup)
+                    self._observe(backup.get("timeCreated"))
         return found
 
     def _start(

@@ -12,7 +12,7 @@ size (``sizeInGBs`` may ask for more, never less) and the freeform and defined t
 most 64 together), and keeps ``opc-retry-token`` semantics as backups do.
 
 A restore is ``PROVISIONING`` (``isHydrated`` false) for :attr:`RestoreStore.seconds` on the emulator's
-clock, then ``AVAILABLE`` — or ``FAULTY`` when its backup was marked with
+clock, then ``AVAILABLE`` — or ``FAULTY`` when its backup, or the volume backed up, was marked with
 :meth:`RestoreStore.fail_restores_of` — and ``isHydrated`` becomes true :attr:`RestoreStore.hydrate_seconds`
 after that. A volume's end is announced once as ``com.oraclecloud.blockvolumes.createvolume.end``; a boot
 volume's start as ``createbootvolume.begin`` (Oracle's catalogue lists no ``createbootvolume.end``).
@@ -116,12 +116,12 @@ class RestoreStore:
     ends: dict[str, str] = field(default_factory=dict)  # volume → AVAILABLE or FAULTY
     deleted: dict[str, datetime] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
-    faulty: set[str] = field(default_factory=set)  # backups whose restores end FAULTY
+    faulty: set[str] = field(default_factory=set)  # backups (or volumes: any of their backups) restoring FAULTY
     announce: list[tuple[str, str]] = field(default_factory=list)  # (event kind, volume) not yet announced
 
-    def fail_restores_of(self, backup_id: str) -> None:
-        """Every later restore of this backup ends FAULTY."""
-        self.faulty.add(backup_id)
+    def fail_restores_of(self, backup_or_volume_id: str) -> None:
+        """Every later restore of this backup (of a volume: of any of its backups) ends FAULTY."""
+        self.faulty.add(backup_or_volume_id)
 
 
 def settle(service: Service[Stores]) -> None:
@@ -246,7 +246,8 @@ def _create(service: Service[Stores], kind: Kind, body: dict[str, Any], token: s
         volume["imageId"] = backup.get("imageId")
         store.announce.append(("begun", volume_id))
     store.started[volume_id] = parse(volume["timeCreated"])
-    store.ends[volume_id] = "FAULTY" if backup_id in store.faulty else "AVAILABLE"
+    source_volume = backup.get("volumeId" if kind == "volume" else "bootVolumeId")
+    store.ends[volume_id] = "FAULTY" if store.faulty & {backup_id, source_volume} else "AVAILABLE"
     answer = shown(volume)
     if token is not None:
         store.tokens[token] = TokenRecord(digest, answer, volume_id)

@@ -309,10 +309,10 @@ class BlockStorageEmulator:
         with self._lock:
             self.state.restores.seconds = value
 
-    def fail_restores_of(self, backup_id: str) -> None:
-        """Make every later restore of this backup end FAULTY instead of AVAILABLE."""
+    def fail_restores_of(self, backup_or_volume_id: str) -> None:
+        """Make every later restore of this backup (of a volume: of any of its backups) end FAULTY."""
         with self._lock:
-            self.state.restores.fail_restores_of(backup_id)
+            self.state.restores.fail_restores_of(backup_or_volume_id)
 
     def volume_events(self) -> list[dict[str, Any]]:
         """Volume events (CloudEvents 0.1) since the last call, oldest first: ``createvolume.end`` for each
