@@ -18,13 +18,12 @@ import pytest
 from localdev.credentials import COMPARTMENT, TENANCY
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform, Invocation
-from localdev.samples import AD, BOOT_VOLUMES, VOLUMES
+from localdev.samples import AD, BOOT_VOLUMES, SANDBOX, VOLUMES
 from localdev.stack import LocalStack
 from tests.conftest import ago, event_json
 
 pytestmark = pytest.mark.e2e
 
-SANDBOX = "ocid1.compartment.oc1..aaaaaaaarestoresandbox00000000000000000000000000000000000"
 IDENTITY = "backup-app/backup-handler"  # FN_APP_NAME/FN_FN_NAME as the platform model sets them
 RESULT = "backup-restore-test"
 STAMP = "backup-restore-test-of"
@@ -402,13 +401,15 @@ def test_the_volume_created_trigger_never_backs_up_a_volume_in_the_sandbox_or_wi
     by_extension = event_json("event-createvolume.json")
     by_extension["data"] = {"resourceId": in_sandbox}
     by_extension["extensions"] = {"compartmentId": SANDBOX}
-    stamped = event_json("event-createvolume.json")
-    stamped["data"]["freeformTags"] = {STAMP: "ocid1.volumebackup.oc1.iad.x"}
+    stamped = event_json("event-createvolume-restore-test.json")  # the sample: a test volume of this deployment
+    stamped["extensions"] = {}
+    stamped["data"]["compartmentId"] = COMPARTMENT  # only the stamp says so
+    emulator.add_volume(stamped["data"]["resourceId"], compartment_id=COMPARTMENT)
 
     answers = [configured.invoke(bare), configured.invoke(by_extension), configured.invoke(stamped)]
-    unconfigured = platform.invoke(stamped)  # restore tests off: the stamp alone still says so
+    unconfigured = [platform.invoke(stamped), platform.invoke(event_json("event-createvolume-restore-test.json"))]
 
-    for answer in [*answers, unconfigured]:
+    for answer in [*answers, *unconfigured]:
         assert answer.status == 200 and answer.json()["backups"] == [], answer.body
         assert "never backed up" in answer.json()["skipped"][0]["reason"]
     assert backed_up(emulator) == set()
