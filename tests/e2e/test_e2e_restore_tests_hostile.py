@@ -17,9 +17,9 @@ import pytest
 from localdev.credentials import COMPARTMENT
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
-from localdev.samples import BOOT_VOLUMES, VOLUMES
+from localdev.samples import BOOT_VOLUMES, SANDBOX, VOLUMES
 from tests.conftest import ago, event_json
-from tests.e2e.test_e2e_restore_tests import IDENTITY, SANDBOX, STAMP, section, tick
+from tests.e2e.test_e2e_restore_tests import IDENTITY, STAMP, section, tick
 
 pytestmark = pytest.mark.e2e
 
