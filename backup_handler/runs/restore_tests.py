@@ -274,14 +274,15 @@ class RestoreTestResult:
         self.retryable = self.retryable or failure.retryable
 
     def document(self) -> dict[str, Any]:
+        """A snapshot: work the deadline left running may still add to the lists."""
         return {
-            "started": self.started,
-            "verified": self.verified,
-            "failed": self.failed,
-            "cleaned": self.cleaned,
-            "ignored": self.ignored,
-            "errors": self.errors,
-            **{f"{kind}Count": count for kind, count in self.counts.items()},
+            "started": list(self.started),
+            "verified": list(self.verified),
+            "failed": list(self.failed),
+            "cleaned": list(self.cleaned),
+            "ignored": list(self.ignored),
+            "errors": list(self.errors),
+            **{f"{kind}Count": count for kind, count in dict(self.counts).items()},
             "inProgress": self.in_progress,
         }
 

@@ -9,6 +9,7 @@ it, records the result on the source backup and deletes the test volume.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
@@ -488,3 +489,44 @@ def test_a_tick_without_restore_tests_configured_never_creates_a_volume(
 
     assert answer.status == 200 and "restoreTests" not in answer.json()
     assert not any(call.operation in ("createVolume", "createBootVolume") for call in emulator.calls)
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+def test_a_restore_held_past_the_deadline_leaves_the_ticks_answer_in_time_and_about_its_backups(
+    restoring: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = restoring()
+    emulator.add_backup(VOLUMES[0], time_created=ago(2))
+    hold = threading.Event()
+    emulator.inject(Fault("createVolume", hold=hold))
+    try:
+        answer = platform.invoke(tick(VOLUMES[0]), deadline_seconds=4)
+    finally:
+        hold.set()
+
+    assert answer.status == 200 and len(answer.json()["backups"]) == 1
+    assert "restore tests were done" in answer.json()["message"]
+    assert answer.json()["restoreTests"]["started"] == []
+
+
+def test_a_test_volume_event_the_deadline_cuts_short_is_redelivered(
+    restoring: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = restoring()
+    emulator.add_backup(VOLUMES[0], time_created=ago(2))
+    platform.invoke(tick(VOLUMES[0]))
+    emulator.advance(seconds=5)
+    [event] = emulator.volume_events()
+    hold = threading.Event()
+    emulator.inject(Fault("getVolume", hold=hold))
+    try:
+        late = platform.invoke(event, deadline_seconds=3)
+    finally:
+        hold.set()
+    again = platform.invoke(event)
+
+    assert (late.status, late.platform_error) == (504, "FunctionInvokeTimeout")
+    assert late.wait().status == 504
+    assert section(again)["verifiedCount"] == 1 and sandbox(emulator) == []
