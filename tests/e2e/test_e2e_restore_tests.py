@@ -530,3 +530,27 @@ def test_a_test_volume_event_the_deadline_cuts_short_is_redelivered(
     assert (late.status, late.platform_error) == (504, "FunctionInvokeTimeout")
     assert late.wait().status == 504
     assert section(again)["verifiedCount"] == 1 and sandbox(emulator) == []
+
+
+def test_a_batch_a_tick_handed_on_starts_no_restore_test(
+    restoring: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    """Batches run at once and would each count the same test volumes: only the tick's own invocation tests."""
+    platform = restoring()
+    emulator.add_backup(VOLUMES[0], time_created=ago(2))
+    batch = {
+        "source": "batch",
+        "trigger": "schedule",
+        "sourceRef": "20260101T000000Z/3600s",
+        "idempotencyKey": "schedule:1767225600:3600",
+        "timeLabel": "20260101T000000Z",
+        "batch": 0,
+        "type": "INCREMENTAL",
+        "targets": [{"kind": "volume", "id": VOLUMES[0]}],
+    }
+
+    answer = platform.invoke(batch)
+
+    assert answer.status == 200 and len(answer.json()["backups"]) == 1
+    assert "restoreTests" not in answer.json()
+    assert not any(call.operation in ("createVolume", "createBootVolume", "listVolumes") for call in emulator.calls)
