@@ -223,7 +223,7 @@ class App:
         outcome = RestoreTestResult()
         if answer_by - time.monotonic() < MIN_RESTORE_TEST_SECONDS:  # the lifecycle took the time
             return with_restore_tests(reply, outcome, late=True)
-        created = [outcome.backup for outcome in result.of("created") if outcome.backup]
+        created = [each.backup for each in result.of("created") if each.backup]
         tests = self.restore_tests()
         done = _within(
             answer_by,
