@@ -52,6 +52,7 @@ scale: install
 
 lifecycle: install
 	$(PY) -m bench.lifecycle $(ARGS)
+	$(PY) -m bench.lifecycle restore-tests $(RESTORE_ARGS)
 
 soak: install
 	$(PY) -m bench.soak $(ARGS)

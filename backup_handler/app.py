@@ -36,6 +36,7 @@ from backup_handler.triggers.request import BackupRequest, Shape, build_request,
 
 if TYPE_CHECKING:
     from backup_handler.runs.lifecycle import Lifecycle
+    from backup_handler.runs.restore_tests import RestoreTests
 
 logger = logging.getLogger(__name__)
 PACKAGE_LOGGER = "backup_handler"
@@ -45,6 +46,8 @@ QUIET_LOGGERS = ("urllib3", "oci", "circuitbreaker")
 MAX_INVOCATION_SECONDS = 3600.0
 # The function's own OCID, set by the platform (fdk reads it too: ctx.FnID()); batches invoke it.
 FUNCTION_ID_VARIABLE = "FN_FN_ID"
+# Restore tests are not started with less time than this left before the answer.
+MIN_RESTORE_TEST_SECONDS = 1.0
 
 
 def configure_logging(level: str) -> None:
@@ -124,13 +127,18 @@ class App:
             request = build_request(value, headers=headers, settings=settings, now=datetime.now(UTC), trigger=trigger)
             if request.lifecycle_backup is not None:
                 return self._after_backup(request, request.lifecycle_backup, deadline)
+            if request.restore_test_volume is not None:
+                return self._after_restore(request, request.restore_test_volume, deadline)
             if request.nothing_to_do is not None:
                 logs.emit(logger, logging.INFO, "invocation", outcome="nothing to do", reason=request.nothing_to_do)
                 return result_reply(RunResult(request, ()))
             if request.selector is None and len(request.targets) <= settings.batch_size:
                 if request.dry_run:
                     return dry_run_reply(request, settings.display_name_template)
-                return self._with_lifecycle(request, self.runner().run(request, deadline), deadline)
+                result = self.runner().run(request, deadline)
+                return self._with_restore_tests(
+                    request, result, self._with_lifecycle(request, result, deadline), deadline
+                )
             return self._large(request, deadline)
         except BackupError as exc:
             level = logging.ERROR if exc.retryable else logging.INFO
@@ -203,6 +211,52 @@ class App:
             )
         return audit_reply(request, result)
 
+    def restore_tests(self) -> RestoreTests:
+        from backup_handler.runs.restore_tests import RestoreTests, deployment_identity
+
+        return RestoreTests(self.settings(), self.api(), self.runner().limiter, deployment_identity(self._environ))
+
+    def _after_restore(self, request: BackupRequest, volume_id: str, deadline: float) -> Reply:
+        """A restore-test volume's creation event: verify, record and delete it if it is this deployment's test."""
+        from backup_handler.answers.restore_tests import restore_test_reply
+        from backup_handler.runs.restore_tests import RestoreTestResult
+
+        answer_by = deadline - self.settings().deadline_margin_seconds
+        outcome = RestoreTestResult()
+        tests = self.restore_tests()
+        event_time = _label_time(request.time_label)
+        done = _within(
+            answer_by,
+            lambda: tests.after_create(volume_id, event_time, answer_by, dry_run=request.dry_run, result=outcome),
+        )
+        return restore_test_reply(request, outcome, late=not done)
+
+    def _with_restore_tests(self, request: BackupRequest, result: RunResult, reply: Reply, deadline: float) -> Reply:
+        """A schedule tick's summary with its restore tests (after its backups and their lifecycle).
+
+        Only the invocation that received the tick starts tests, never a batch it handed on: batches run
+        at once, and each would count the same test volumes before starting its own.
+        """
+        settings = self.settings()
+        if request.trigger != "schedule" or request.batch is not None or not settings.restore_tests or result.late:
+            return reply
+        from backup_handler.answers.restore_tests import with_restore_tests
+        from backup_handler.runs.restore_tests import RestoreTestResult
+
+        answer_by = deadline - settings.deadline_margin_seconds
+        outcome = RestoreTestResult()
+        if answer_by - time.monotonic() < MIN_RESTORE_TEST_SECONDS:  # the lifecycle took the time
+            return with_restore_tests(reply, outcome, late=True)
+        created = [each.backup for each in result.of("created") if each.backup]
+        tests = self.restore_tests()
+        done = _within(
+            answer_by,
+            lambda: tests.catch_up(
+                created, request.idempotency_key, answer_by, dry_run=request.dry_run, result=outcome
+            ),
+        )
+        return with_restore_tests(reply, outcome, late=not done)
+
     def _large(self, request: BackupRequest, deadline: float) -> Reply:
         """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches.
 
@@ -216,8 +270,16 @@ class App:
         settings = self.settings()
         answer_by = deadline - settings.deadline_margin_seconds
         api = self.api()
+        sandbox = settings.restore_test_compartment_id
         resolution = (
-            Resolution(request.selector, api, lambda: answer_by - time.monotonic()) if request.selector else None
+            Resolution(
+                request.selector,
+                api,
+                lambda: answer_by - time.monotonic(),
+                exclude=frozenset({sandbox}) if sandbox else frozenset(),
+            )
+            if request.selector
+            else None
         )
         planner = Planner(settings, api, self._environ.get(FUNCTION_ID_VARIABLE))
         plan = Plan(request)
@@ -245,7 +307,8 @@ class App:
         if request.dry_run:
             return dry_run_reply(plan.local_request(), settings.display_name_template)
         local = plan.local_request()
-        return self._with_lifecycle(local, self.runner().run(local, deadline), deadline)
+        result = self.runner().run(local, deadline)
+        return self._with_restore_tests(local, result, self._with_lifecycle(local, result, deadline), deadline)
 
     def _decode(self, body: bytes) -> object:
         """The body's JSON within the configured limits (the defaults while the configuration is invalid:
@@ -279,6 +342,14 @@ def _within(answer_by: float, work: Callable[[], object]) -> bool:
     if failure:
         raise failure[0]
     return not thread.is_alive()
+
+
+def _label_time(label: str) -> datetime | None:
+    """A request's time label (``20261127T091524Z``) as a time; None when it is not one (a manual key)."""
+    try:
+        return datetime.strptime(label, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def monotonic_deadline(rfc3339: str | None, default_seconds: float = 30.0) -> float:

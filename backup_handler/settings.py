@@ -43,6 +43,12 @@ TAG_NAMESPACE_NAME = re.compile(r"[^\s.'\"\\\x00-\x1f\x7f]{1,100}")
 MAX_TAG_NAMESPACES = 10
 # The longest RPO or copy grace an audit takes: a year.
 MAX_AUDIT_HOURS = 366 * 24
+# Restore tests: at most this many test volumes at once, whatever the configuration says.
+MAX_RESTORE_TESTS = 50
+# The full-backup cadence grammar of backup_handler.runs.cadence (parse_cadence reads what this accepts).
+RESTORE_TEST_EVERY_PATTERN = r"^[1-9][0-9]{0,3}(h|d|w|mo|y)$"
+RESTORE_TEST_TTL_PATTERN = r"^[1-9][0-9]{0,3}(h|d)$"
+MAX_RESTORE_TEST_TTL_HOURS = 30 * 24
 
 
 class Settings(BaseModel):
@@ -174,6 +180,18 @@ class Settings(BaseModel):
     )
     """Notifications topic of the audit digest (default: BACKUP_NOTIFY_TOPIC_ID)."""
 
+    restore_test_compartment_id: CompartmentOcid | None = None
+    """Sandbox compartment restore tests create volumes in and delete them from (enables restore tests)."""
+
+    restore_test_max: int = Field(1, ge=1, le=MAX_RESTORE_TESTS)
+    """Most restore-test volumes that exist at once (each schedule tick starts at most this many)."""
+
+    restore_test_every: str = Field("7d", max_length=6)
+    """How often each volume's newest backup is restore-tested: <n>h, <n>d, <n>w, <n>mo or <n>y."""
+
+    restore_test_ttl: str = Field("24h", max_length=5)
+    """A restore not AVAILABLE after this long (<n>h or <n>d, at most 30d) fails and its volume is deleted."""
+
     @field_validator("display_name_template")
     @classmethod
     def _plain_template(cls, template: str) -> str:
@@ -290,6 +308,48 @@ class Settings(BaseModel):
             raise ValueError("is needed with BACKUP_AUDIT_DIGEST=true when BACKUP_NOTIFY_TOPIC_ID is not set")
         return topic
 
+    @field_validator("restore_test_every")
+    @classmethod
+    def _every_is_a_cadence(cls, every: str) -> str:
+        if not re.fullmatch(RESTORE_TEST_EVERY_PATTERN, every):
+            raise ValueError("must be <n>h, <n>d, <n>w, <n>mo or <n>y with n from 1 to 9999, such as 7d or 1mo")
+        return every
+
+    @field_validator("restore_test_ttl")
+    @classmethod
+    def _ttl_at_most_30_days(cls, ttl: str) -> str:
+        if not re.fullmatch(RESTORE_TEST_TTL_PATTERN, ttl):
+            raise ValueError("must be <n>h or <n>d, such as 24h or 2d")
+        hours = int(ttl[:-1]) * (24 if ttl.endswith("d") else 1)
+        if hours > MAX_RESTORE_TEST_TTL_HOURS:
+            raise ValueError("must be at most 30d (a restore test volume costs money while it exists)")
+        return ttl
+
+    @field_validator("restore_test_max", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """Digits only: ``2.0``, ``true`` or `` 2`` are refused, never read as 2."""
+        if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(r"[0-9]{1,6}", value)):
+            raise ValueError("must be a whole number such as 2")
+        return value
+
+    @field_validator("restore_test_max", "restore_test_every", "restore_test_ttl")
+    @classmethod
+    def _needs_a_sandbox(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("restore_test_compartment_id") is None and "restore_test_compartment_id" not in info.data:
+            return value  # the compartment itself was refused: its own error says why
+        if info.data.get("restore_test_compartment_id") is None:
+            raise ValueError("needs BACKUP_RESTORE_TEST_COMPARTMENT_ID (the sandbox restore tests run in)")
+        return value
+
+    @field_validator("restore_test_compartment_id")
+    @classmethod
+    def _sandbox_is_not_backed_up(cls, sandbox: str | None, info: ValidationInfo) -> str | None:
+        selector = info.data.get("selector")
+        if sandbox is not None and isinstance(selector, Selector) and selector.compartment_id == sandbox:
+            raise ValueError("is the compartment BACKUP_SELECTOR backs up; the sandbox's volumes are never backed up")
+        return sandbox
+
     @field_validator("metrics_namespace")
     @classmethod
     def _custom_namespace(cls, namespace: str | None) -> str | None:
@@ -313,6 +373,11 @@ class Settings(BaseModel):
     def lifecycle(self) -> bool:
         """Whether backup-end events and schedule ticks have retention or copy work to do."""
         return bool(self.retention_keep_last or self.retention_max_age_days or self.copy_region)
+
+    @property
+    def restore_tests(self) -> bool:
+        """Whether schedule ticks restore-test backups in a sandbox compartment."""
+        return self.restore_test_compartment_id is not None
 
     def retention_fields(self) -> dict[str, Any]:
         """What every create carries for immutability; only configuration sets it."""

@@ -5,6 +5,7 @@
     python -m localdev events/schedule-empty.json --detached --env BACKUP_TARGETS=ocid1.volume.oc1.iad.abuwcljr...
     python -m localdev events/manual.json --gateway --raw
     python -m localdev events/audit.json --audit-world
+    python -m localdev events/schedule.json --restore-tests
 
 It mints resource-principal credentials, starts the emulator (seeded with the
 volumes the samples name), starts ``fdk func.py handler`` on a Unix socket as
@@ -29,7 +30,7 @@ from localdev.emulator import BlockStorageEmulator
 from localdev.fnprocess import FnResponse, FunctionProcess
 from localdev.platform import FnPlatform, Invocation, fn_invoke_output
 from localdev.redelivery import MESSAGE_ID_HEADER, DeliverySource
-from localdev.samples import DAILY
+from localdev.samples import DAILY, SANDBOX
 from localdev.stack import LocalStack
 
 AUDIT_COPY_REGION = "us-phoenix-1"
@@ -91,6 +92,23 @@ def _audit_world(stack: LocalStack, wanted: bool) -> Iterator[None]:
         yield
 
 
+def _restore_test_loop(
+    platform: FnPlatform, stack: LocalStack, body: bytes, headers: dict[str, str], *, raw: bool, deadline: float
+) -> None:
+    emulator = stack.emulator
+    time.sleep(emulator.in_progress_seconds)  # the tick's backups become AVAILABLE: there is something to restore
+    print("the tick again (same slot, same backups): restore tests start")
+    _show("  ", platform.invoke(body, headers=headers, deadline_seconds=deadline), raw=raw, deadline=deadline)
+    emulator.advance(seconds=emulator.restore_seconds)  # the restores finish on the emulator's clock
+    for event in emulator.volume_events():
+        print(f"{event['eventType']} event for {event['data']['resourceId']}:")
+        _show("  ", platform.invoke(event, deadline_seconds=deadline), raw=raw, deadline=deadline)
+    print("the next tick: what no event settled (boot volumes have no createbootvolume.end) is verified and deleted")
+    _show("  ", platform.invoke(body, headers=headers, deadline_seconds=deadline), raw=raw, deadline=deadline)
+    tests = [v for v in emulator.volumes() if v["compartmentId"] == SANDBOX]
+    print(f"sandbox: {[(v['id'][-12:], v['lifecycleState']) for v in tests]}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localdev", description=__doc__.split("\n\n")[0])
     parser.add_argument("payload", type=Path, help="file whose bytes are the invocation body (e.g. events/alarm.json)")
@@ -112,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         "configuration they are audited under (try events/audit.json)",
     )
     parser.add_argument(
+        "--restore-tests",
+        action="store_true",
+        help="then the restore-test loop for a schedule payload: the tick again once its backups are AVAILABLE "
+        "(restores start in the sandbox), each volume event delivered as an Events rule would (createvolume.end "
+        f"verifies and deletes), and one more tick (boot volumes); sandbox {SANDBOX[:40]}... unless --env sets one",
+    )
+    parser.add_argument(
         "--raw", "--container", action="store_true", help="also print what the container answered the platform"
     )
     how = parser.add_mutually_exclusive_group()
@@ -131,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     headers = _pairs(args.header)
     if args.notifications and not any(name.lower() == MESSAGE_ID_HEADER for name in headers):
         headers[MESSAGE_ID_HEADER] = f"localdev-msg-{uuid.uuid4().hex[:12]}"  # one message, however often sent
-    with LocalStack(env=_pairs(args.env)) as stack, _audit_world(stack, args.audit_world):
+    env = _pairs(args.env)
+    if args.restore_tests:
+        env.setdefault("BACKUP_RESTORE_TEST_COMPARTMENT_ID", SANDBOX)
+        env.setdefault("BACKUP_RESTORE_TEST_MAX", "2")
+    with LocalStack(env=env) as stack, _audit_world(stack, args.audit_world):
         assert stack.function is not None
         platform = FnPlatform(stack.function)
         source = DeliverySource(platform, "events" if args.events else "notifications")
@@ -162,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"backup-end event for {event['data']['resourceId']}:")
                 answer = platform.invoke(event, deadline_seconds=args.deadline)
                 _show("  ", answer, raw=args.raw, deadline=args.deadline)
+        if args.restore_tests:
+            _restore_test_loop(platform, stack, body, headers, raw=args.raw, deadline=args.deadline)
         print(
             f"emulator: {len(stack.emulator.backups())} backup(s), {len(stack.emulator.creates())} create call(s)",
             file=sys.stderr,

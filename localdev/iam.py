@@ -10,7 +10,8 @@ permission sets come from Oracle's tables vendored in ``deploy/iam/oracle-api-pe
 
 Statements are written with placeholders the stack fills in (``deploy/terraform/locals.tf``):
 ``<dynamic-group>``, ``<compartment>``, ``<metrics-compartment>``, ``<metrics-namespace>``,
-``<function>`` and ``<tag-namespace>`` (one statement per configured namespace).
+``<function>``, ``<tag-namespace>`` (one statement per configured namespace) and ``<sandbox-compartment>``
+(restore tests' volumes: created, read and deleted there and nowhere else).
 
 ``python -m localdev.iam --write`` rewrites ``deploy/terraform/grants.json`` and the README's IAM
 block from the table; ``--check`` reports (exit 1) what is stale. ``tests/deploy/test_least_privilege.py``
@@ -49,7 +50,11 @@ PLACEHOLDERS = (
     "<metrics-namespace>",
     "<function>",
     "<tag-namespace>",
+    "<sandbox-compartment>",
 )
+# Where restore tests create, read and delete their volumes: the only feature with statements there.
+SANDBOX_FEATURE: Feature = "restoreTests"
+SANDBOX = "compartment id <sandbox-compartment>"
 
 
 @dataclass(frozen=True)
@@ -153,12 +158,17 @@ def resource_of() -> dict[Permission, str]:
     return {permission: next(iter(types)) for permission, types in owners.items()}
 
 
-def needs_by_operation(feature: Feature) -> dict[str, frozenset[Permission]]:
+def needs_by_operation(feature: Feature, *, sandbox: bool = False) -> dict[str, frozenset[Permission]]:
     """What each operation needs because ``feature`` is on: its own permissions if the feature calls it,
-    and what the feature adds to the calls of others (defined tags on the creates)."""
+    and what the feature adds to the calls of others (defined tags on the creates). With ``sandbox``: what
+    it needs in the restore-test sandbox instead."""
     found: dict[str, frozenset[Permission]] = {}
     for op in OPERATIONS.values():
         needed: set[Permission] = set()
+        if sandbox:
+            if feature == SANDBOX_FEATURE and feature in op.features and op.sandbox_permissions:
+                found[op.name] = op.sandbox_permissions
+            continue
         if feature in op.features:
             needed |= op.permissions | op.destination_permissions
         for extra_feature, permissions in op.extra:
@@ -169,7 +179,7 @@ def needs_by_operation(feature: Feature) -> dict[str, frozenset[Permission]]:
     return found
 
 
-def derive(needs: Mapping[str, frozenset[Permission]]) -> list[Statement]:
+def derive(needs: Mapping[str, frozenset[Permission]], location: str | None = None) -> list[Statement]:
     """One statement per resource type: the narrowest verb covering its needs, narrowed to exactly them."""
     by_resource: dict[str, dict[str, set[Permission]]] = {}
     for operation, permissions in needs.items():
@@ -193,7 +203,7 @@ def derive(needs: Mapping[str, frozenset[Permission]]) -> list[Statement]:
             Statement(
                 verb,
                 resource,
-                SCOPES.get(resource, DEFAULT_SCOPE),
+                Scope(location) if location else SCOPES.get(resource, DEFAULT_SCOPE),
                 narrowed_to,
                 granted,
                 needed,
@@ -213,7 +223,7 @@ def _narrowest_verb(resource: str, needed: frozenset[Permission]) -> tuple[str, 
 
 
 def feature_statements(feature: Feature) -> list[Statement]:
-    return derive(needs_by_operation(feature))
+    return derive(needs_by_operation(feature)) + derive(needs_by_operation(feature, sandbox=True), SANDBOX)
 
 
 def statements(features: Collection[Feature]) -> list[Statement]:
@@ -269,6 +279,7 @@ _FEATURE_SWITCH: dict[Feature, str] = {
     "notifications": "failure summaries (`BACKUP_NOTIFY_TOPIC_ID`)",
     "definedTags": "defined tags (`BACKUP_DEFINED_TAG_NAMESPACES`), one statement per namespace",
     "audit": "the coverage audit (`enable_audit_schedule`)",
+    "restoreTests": "restore tests (`backup_restore_test_compartment_id`: the sandbox)",
 }
 
 

@@ -13,6 +13,8 @@ VOLUMES = (
 )
 BOOT_VOLUMES = ("ocid1.bootvolume.oc1.iad.abuwcljrbootvolume000000000000000000000000000000000000001",)
 VOLUME_GROUP = "ocid1.volumegroup.oc1.iad.abuwcljrvolumegroup00000000000000000000000000000000000001"
+# The restore-test sandbox events/event-createvolume-restore-test.json is from (BACKUP_RESTORE_TEST_COMPARTMENT_ID).
+SANDBOX = "ocid1.compartment.oc1..aaaaaaaalocalrestoresandbox00000000000000000000000000000"
 # The selector samples pick volumes tagged backup=daily (and, in schedule-selector.json, tier gold).
 DAILY = {"backup": "daily"}
 GOLD = {"Operations": {"tier": "gold"}}

@@ -132,7 +132,9 @@ Feature = Literal[
     "notifications",
     "definedTags",
     "audit",
+    "restoreTests",
 ]
+Method = Literal["GET", "POST", "PUT", "DELETE"]
 """What configuration turns on: the deployment grants each enabled feature what its operations need."""
 
 Permission = str
@@ -155,7 +157,7 @@ class Operation:
 
     name: str
     service: Service
-    method: Literal["GET", "POST", "DELETE"]
+    method: Method
     path: str
     response_type: str | None
     sdk_name: str
@@ -163,6 +165,9 @@ class Operation:
     permissions: frozenset[Permission]
     destination_permissions: frozenset[Permission] = frozenset()
     extra: tuple[tuple[Feature, frozenset[Permission]], ...] = ()
+    sandbox_permissions: frozenset[Permission] = frozenset()
+    """What a restore test needs in its sandbox compartment (BACKUP_RESTORE_TEST_COMPARTMENT_ID), apart from the
+    backups' compartment: only the ``restoreTests`` feature calls into the sandbox."""
     mutating: bool = False
 
     def called(self, features: Collection[Feature]) -> bool:
@@ -172,6 +177,8 @@ class Operation:
     def needs(self, features: Collection[Feature]) -> frozenset[Permission]:
         """The permissions a call needs under a configuration with these features, in any region."""
         needed = set(self.permissions | self.destination_permissions)
+        if "restoreTests" in features:
+            needed |= self.sandbox_permissions
         for feature, permissions in self.extra:
             if feature in features:
                 needed |= permissions
@@ -181,13 +188,14 @@ class Operation:
 def _op(
     name: str,
     service: Service,
-    method: Literal["GET", "POST", "DELETE"],
+    method: Method,
     path: str,
     response_type: str | None,
     features: Feature | tuple[Feature, ...],
     permissions: Collection[Permission],
     *,
     destination: Collection[Permission] = (),
+    sandbox: Collection[Permission] = (),
     tagged: bool = False,
     sdk_name: str | None = None,
 ) -> Operation:
@@ -202,6 +210,7 @@ def _op(
         frozenset(permissions),
         frozenset(destination),
         (("definedTags", DEFINED_TAG_PERMISSIONS),) if tagged else (),
+        frozenset(sandbox),
         mutating=method != "GET",
     )
 
@@ -209,6 +218,8 @@ def _op(
 LIFECYCLE: tuple[Feature, ...] = ("retention", "copies")
 # The coverage audit lists backups (and, with copies on, the copy region's) per compartment; it never writes.
 READS_BACKUPS: tuple[Feature, ...] = (*LIFECYCLE, "audit")
+# Restore tests read the backups they restore and record the result on them.
+RESTORES: tuple[Feature, ...] = (*READS_BACKUPS, "restoreTests")
 
 # Permissions: Oracle's "Permissions Required for Each API Operation" (Core Services, IAM, Functions,
 # Monitoring, Notifications) and the Block Volume copy pages, vendored with their sources in
@@ -255,7 +266,14 @@ OPERATIONS: dict[str, Operation] = {
             tagged=True,
         ),
         _op(
-            "ListVolumes", "blockstorage", "GET", "/volumes", "list[Volume]", ("selectors", "audit"), {"VOLUME_INSPECT"}
+            "ListVolumes",
+            "blockstorage",
+            "GET",
+            "/volumes",
+            "list[Volume]",
+            ("selectors", "audit", "restoreTests"),
+            {"VOLUME_INSPECT"},
+            sandbox={"VOLUME_INSPECT"},
         ),
         _op(
             "ListBootVolumes",
@@ -263,8 +281,9 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumes",
             "list[BootVolume]",
-            ("selectors", "audit"),
+            ("selectors", "audit", "restoreTests"),
             {"VOLUME_INSPECT"},
+            sandbox={"VOLUME_INSPECT"},
         ),
         _op(
             "ListVolumeGroups",
@@ -311,7 +330,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeBackups",
             "list[VolumeBackup]",
-            READS_BACKUPS,
+            RESTORES,
             {"VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
@@ -320,7 +339,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumeBackups",
             "list[BootVolumeBackup]",
-            READS_BACKUPS,
+            RESTORES,
             {"BOOT_VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
@@ -329,7 +348,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeBackups/{volumeBackupId}",
             "VolumeBackup",
-            LIFECYCLE,
+            (*LIFECYCLE, "restoreTests"),
             {"VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
@@ -338,7 +357,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumeBackups/{bootVolumeBackupId}",
             "BootVolumeBackup",
-            LIFECYCLE,
+            (*LIFECYCLE, "restoreTests"),
             {"BOOT_VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
@@ -421,6 +440,88 @@ OPERATIONS: dict[str, Operation] = {
             "retention",
             {"BOOT_VOLUME_BACKUP_DELETE", "VOLUME_INSPECT"},
             sdk_name="delete_boot_volume_backup",
+        ),
+        # Restore tests. Volumes are created in, read in and deleted from the sandbox compartment only
+        # (BACKUP_RESTORE_TEST_COMPARTMENT_ID: `sandbox`); reading the source backup (VOLUME_BACKUP_READ) and
+        # recording the result on it (VOLUME_BACKUP_UPDATE) are in the backups' own compartment, and so is
+        # GetVolume of the source volume (its availability domain).
+        _op(
+            "CreateVolume",
+            "blockstorage",
+            "POST",
+            "/volumes",
+            "Volume",
+            "restoreTests",
+            {"VOLUME_BACKUP_READ"},
+            sandbox={"VOLUME_CREATE"},
+        ),
+        _op(
+            "CreateBootVolume",
+            "blockstorage",
+            "POST",
+            "/bootVolumes",
+            "BootVolume",
+            "restoreTests",
+            {"BOOT_VOLUME_BACKUP_READ"},
+            sandbox={"VOLUME_CREATE"},
+        ),
+        _op(
+            "GetVolume",
+            "blockstorage",
+            "GET",
+            "/volumes/{volumeId}",
+            "Volume",
+            "restoreTests",
+            {"VOLUME_INSPECT"},
+            sandbox={"VOLUME_INSPECT"},
+        ),
+        _op(
+            "GetBootVolume",
+            "blockstorage",
+            "GET",
+            "/bootVolumes/{bootVolumeId}",
+            "BootVolume",
+            "restoreTests",
+            {"VOLUME_INSPECT"},
+            sandbox={"VOLUME_INSPECT"},
+        ),
+        _op(
+            "DeleteVolume",
+            "blockstorage",
+            "DELETE",
+            "/volumes/{volumeId}",
+            None,
+            "restoreTests",
+            (),
+            sandbox={"VOLUME_DELETE"},
+        ),
+        _op(
+            "DeleteBootVolume",
+            "blockstorage",
+            "DELETE",
+            "/bootVolumes/{bootVolumeId}",
+            None,
+            "restoreTests",
+            (),
+            sandbox={"VOLUME_DELETE"},
+        ),
+        _op(
+            "UpdateVolumeBackup",
+            "blockstorage",
+            "PUT",
+            "/volumeBackups/{volumeBackupId}",
+            "VolumeBackup",
+            "restoreTests",
+            {"VOLUME_BACKUP_UPDATE", "VOLUME_INSPECT"},
+        ),
+        _op(
+            "UpdateBootVolumeBackup",
+            "blockstorage",
+            "PUT",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            "BootVolumeBackup",
+            "restoreTests",
+            {"BOOT_VOLUME_BACKUP_UPDATE", "VOLUME_INSPECT"},
         ),
         # Reporting: custom metrics and failure summaries, after each invocation's answer is computed.
         _op(

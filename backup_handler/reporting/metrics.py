@@ -53,6 +53,11 @@ def metric_data(settings: Settings, tally: Tally, function: str, at: datetime) -
         (SKIPPED, tally.skipped, "count"),
         (DURATION, tally.seconds, "seconds"),
     ]
+    series = [(name, [float(value)], unit) for name, value, unit in values]
+    if tally.restore_tests is not None:
+        from backup_handler.reporting import restore_tests
+
+        series.extend(restore_tests.values(tally.restore_tests))
     return {
         "metricData": [
             {
@@ -61,9 +66,9 @@ def metric_data(settings: Settings, tally: Tally, function: str, at: datetime) -
                 "name": name,
                 "dimensions": dimensions,
                 "metadata": {"unit": unit},
-                "datapoints": [{"timestamp": timestamp, "value": float(value)}],
+                "datapoints": [{"timestamp": timestamp, "value": value} for value in points],
             }
-            for name, value, unit in values
+            for name, points, unit in series
         ]
     }
 

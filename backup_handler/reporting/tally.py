@@ -28,6 +28,8 @@ class Tally:
     not_attempted: tuple[str, ...] = ()
     error: dict[str, Any] | None = None
     """The error document, when the answer is one."""
+    restore_tests: Mapping[str, Any] | None = None
+    """The answer's ``restoreTests`` section, when it has one."""
 
     @classmethod
     def of(cls, reply: Reply, seconds: float) -> Tally:
@@ -49,6 +51,7 @@ class Tally:
                 errors=errors,
                 pending=pending,
                 not_attempted=not_attempted,
+                restore_tests=document["restoreTests"] if isinstance(document.get("restoreTests"), dict) else None,
             )
         if trigger == "audit" and reply.status == 200:  # an audit makes nothing (reporting/audit.py counts it)
             return cls(trigger, reply.status, 0, 0, 0, seconds)

@@ -54,8 +54,16 @@ def matches(resource: Mapping[str, Any], selector: Selector) -> bool:
 class Resolution:
     """One selector's resolution: iterate it for targets and skips; :attr:`list_calls` counts the pages read."""
 
-    def __init__(self, selector: Selector, api: OciApi, remaining: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        selector: Selector,
+        api: OciApi,
+        remaining: Callable[[], float],
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
         self._selector = selector
+        self._exclude = exclude
+        """Compartments never listed, nor descended into (the restore-test sandbox)."""
         self._api = api
         self._remaining = remaining
         self.list_calls = 0
@@ -109,7 +117,12 @@ class Resolution:
             yield from (item for item in page if matches(item, self._selector))
 
     def _compartments(self) -> Iterator[str]:
-        """The selector's compartment, then (when asked) every ACTIVE compartment below it, breadth first."""
+        """The selector's compartment, then (when asked) every ACTIVE compartment below it, breadth first.
+
+        An excluded compartment is skipped with everything below it.
+        """
+        if self._selector.compartment_id in self._exclude:
+            return
         yield self._selector.compartment_id
         if not self._selector.include_subcompartments:
             return
@@ -122,6 +135,8 @@ class Resolution:
                 for compartment in page:
                     child = compartment.get("id")
                     if not isinstance(child, str) or child in seen or compartment.get("lifecycleState") != "ACTIVE":
+                        continue
+                    if normalize(child) in self._exclude:
                         continue
                     if len(seen) > MAX_COMPARTMENTS:
                         raise InvalidRequest(

@@ -32,7 +32,14 @@ from backup_handler.triggers.events import (
     ScheduleTick,
 )
 from backup_handler.triggers.payload import EMPTY
-from backup_handler.vocabulary.fields import MAX_TAGS, RESERVED_TAGS, SOURCE_TAG, TRIGGER_TAG, Selector
+from backup_handler.vocabulary.fields import (
+    MAX_TAGS,
+    RESERVED_TAGS,
+    RESTORE_TEST_TAG,
+    SOURCE_TAG,
+    TRIGGER_TAG,
+    Selector,
+)
 from backup_handler.vocabulary.ocids import TargetKind, is_backup, kind_of, normalize
 from backup_handler.vocabulary.validation import bounded_field, describe
 
@@ -88,6 +95,8 @@ class BackupRequest(BaseModel):
     """Immutability fields every create carries (from configuration only)."""
     lifecycle_backup: str | None = None
     """A backup-end event of this backup: retention and copies to run (never a new backup)."""
+    restore_test_volume: str | None = None
+    """A restore-test volume's creation event: the test to settle (never a backup)."""
     single: bool = False
     """A manual request for one backup: answered with the VolumeBackup itself."""
     nothing_to_do: str | None = None
@@ -298,6 +307,42 @@ def _is_backup_end(event: CloudEvent) -> bool:
     return event.event_type.lower().endswith(_BACKUP_END_TYPES) and details.get("status") != "operationFailed"
 
 
+_VOLUME_CREATED_TYPES = ("createvolume.end", "createbootvolume.end")
+
+
+def restore_test_reason(event: CloudEvent, settings: Settings) -> str | None:
+    """Why the volume an event is about is a restore-test volume, never backed up; None when it is not one.
+
+    Only an event about the volume itself (``data.resourceId`` names it) says where the volume is (an
+    attach event's compartment is the instance's). It is one when it is in the restore-test compartment
+    (``BACKUP_RESTORE_TEST_COMPARTMENT_ID``), or carries a restore-test stamp: real events may omit tags,
+    so the compartment decides too.
+    """
+    data = event.data
+    if data is None or not isinstance(data.resource_id, str) or kind_of(data.resource_id) not in _SOURCE_KINDS:
+        return None
+    sandbox = settings.restore_test_compartment_id
+    named = (data.compartment_id, (event.extensions or {}).get("compartmentId"))
+    if sandbox is not None and sandbox in {normalize(c) for c in named if isinstance(c, str)}:
+        return "it is in the restore-test compartment"
+    if isinstance(data.freeform_tags, dict) and RESTORE_TEST_TAG in data.freeform_tags:
+        return f"it carries the {RESTORE_TEST_TAG} stamp"
+    return None
+
+
+def _restore_test(event: CloudEvent, settings: Settings, common: dict[str, Any]) -> BackupRequest | None:
+    """The request for an event about a restore-test volume: never a backup; its creation settles the test."""
+    why = restore_test_reason(event, settings)
+    if why is None or event.data is None or event.data.resource_id is None:
+        return None
+    volume_id = normalize(event.data.resource_id)
+    reason = f"a restore-test volume is never backed up ({why})"
+    skipped = (Skip(resource_id=volume_id, reason=reason),)
+    if settings.restore_tests and event.event_type.lower().endswith(_VOLUME_CREATED_TYPES):
+        return BackupRequest(**common, restore_test_volume=volume_id, skipped=skipped)
+    return BackupRequest(**common, nothing_to_do=reason, skipped=skipped)
+
+
 def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
     common: dict[str, Any] = {
         "trigger": "event",
@@ -317,6 +362,9 @@ def _from_event(event: CloudEvent, settings: Settings) -> BackupRequest:
         return BackupRequest(**common, nothing_to_do=reason, skipped=(Skip(resource_id=resource_id, reason=reason),))
     if data is None:
         raise NoTargets(f"the {event.event_type} event carries no data, so it names no volume to back up")
+    restore_test = _restore_test(event, settings, common)
+    if restore_test is not None:
+        return restore_test
     candidates = [resource_id, (data.additional_details or {}).get("volumeId")]
     for candidate in candidates:
         if isinstance(candidate, str) and (kind := kind_of(candidate)) in _SOURCE_KINDS and kind is not None:

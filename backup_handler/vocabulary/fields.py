@@ -40,7 +40,12 @@ DefinedTags = Annotated[dict[TagKey, Annotated[dict[TagKey, TagValue], at_most(M
 # Tags the function stamps on every backup; neither an invoker nor the configuration can set them.
 TRIGGER_TAG = "backup-trigger"
 SOURCE_TAG = "backup-source"
-RESERVED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG})
+# A restore test's result, written on the backup it restored: ``passed:<time>:<seconds>`` or ``failed:...``.
+# Reserved, so that no invoker or configuration can make a backup look tested.
+RESTORE_RESULT_TAG = "backup-restore-test"
+RESERVED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG, RESTORE_RESULT_TAG})
+# On a volume a restore test made: the backup it was restored from. A volume carrying it is never backed up.
+RESTORE_TEST_TAG = "backup-restore-test-of"
 # BACKUP_FREEFORM_TAGS leaves room for the stamped tags within OCI's limit.
 ConfiguredTags = Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS - len(RESERVED_TAGS))]
 KmsKeyId = Annotated[str, Field(pattern=r"^ocid1\.key\.[a-z0-9.-]+$", max_length=255)]

@@ -30,6 +30,8 @@ locals {
     notifications   = var.create_failure_topic || var.backup_notify_topic_id != ""
     definedTags     = length(local.defined_tag_namespaces) > 0
     audit           = var.enable_audit_schedule
+    # Restore tests create, read and delete volumes in the sandbox only: grants.json names it <sandbox-compartment>.
+    restoreTests = var.backup_restore_test_compartment_id != ""
   }
   lifecycle_enabled = local.features.retention || local.features.copies
 
@@ -45,8 +47,9 @@ locals {
   function_statements = flatten([
     for template in local.grant_templates : [
       for namespace in(length(regexall("<tag-namespace>", template)) > 0 ? local.defined_tag_namespaces : [""]) :
-      replace(replace(replace(replace(replace(replace(template,
+      replace(replace(replace(replace(replace(replace(replace(template,
         "<dynamic-group>", local.dynamic_group),
+        "<sandbox-compartment>", var.backup_restore_test_compartment_id),
         "<compartment>", var.compartment_ocid),
         "<metrics-compartment>", local.metrics_compartment),
         "<metrics-namespace>", var.backup_metrics_namespace),
@@ -109,6 +112,11 @@ locals {
     BACKUP_AUDIT_COPY_GRACE_HOURS = var.backup_audit_copy_grace_hours == null ? "" : tostring(var.backup_audit_copy_grace_hours)
     BACKUP_AUDIT_DIGEST           = var.backup_audit_digest ? "true" : ""
     BACKUP_AUDIT_DIGEST_TOPIC_ID  = var.create_audit_digest_topic ? oci_ons_notification_topic.audit_digest[0].id : var.backup_audit_digest_topic_id
+    # Restore tests (variables_restore.tf).
+    BACKUP_RESTORE_TEST_COMPARTMENT_ID = var.backup_restore_test_compartment_id
+    BACKUP_RESTORE_TEST_MAX            = var.backup_restore_test_max == null ? "" : tostring(var.backup_restore_test_max)
+    BACKUP_RESTORE_TEST_EVERY          = var.backup_restore_test_every
+    BACKUP_RESTORE_TEST_TTL            = var.backup_restore_test_ttl
   }
   function_config = { for key, value in local.backup_config : key => value if value != "" }
 

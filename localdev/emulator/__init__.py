@@ -13,6 +13,11 @@ It serves, over HTTP on loopback, the paths the function uses:
   a backup into another region's emulator linked with :meth:`~BlockStorageEmulator.add_region`
 - ``GET /20160918/volumes[/{id}]`` and ``GET /20160918/bootVolumes[/{id}]``, filtered by compartment,
   availability domain, volume group and (volumes) lifecycle state
+- ``POST /20160918/volumes`` and ``POST /20160918/bootVolumes`` restoring from a backup (``sourceDetails``),
+  provisioning on the emulator's clock (:attr:`~BlockStorageEmulator.restore_seconds`; FAULTY with
+  :meth:`~BlockStorageEmulator.fail_restores_of`), and ``DELETE`` of either (→ ``TERMINATED``); their
+  ``createvolume.end`` / ``createbootvolume.begin`` events come from
+  :meth:`~BlockStorageEmulator.volume_events`
 - ``GET /20160918/volumeGroups[/{id}]``; ``POST /20160918/volumeGroupBackups`` (one member backup per
   volume) and ``GET /20160918/volumeGroupBackups[/{id}]``
 - Identity's ``GET /20160918/compartments[/{id}]`` (children, or the tenancy's whole subtree)
@@ -59,13 +64,14 @@ Modules, one job each:
 - :mod:`.faults` — :class:`Fault` and how faults are matched and consumed;
 - :mod:`.throttle` — the limit on concurrent creates;
 - :mod:`.state` — the resources, one store per family;
-- :mod:`.volumes`, :mod:`.backups` (create, get, list), :mod:`.lifecycle` (delete, update),
+- :mod:`.volumes`, :mod:`.restores` (volumes restored from backups, volume deletes),
+  :mod:`.backups` (create, get, list), :mod:`.lifecycle` (delete, update),
   :mod:`.copies` (cross-region copies and their limit), :mod:`.groups` (volume groups and their
   backups), :mod:`.compartments` (Identity), :mod:`.monitoring` (custom metrics),
   :mod:`.notifications` (topics and their messages) — the resource families' stores and operations;
 - :mod:`.retention` — retention fields, their checks and what a lock forbids;
 - :mod:`.clock` — the emulator's clock, which tests move forward;
-- :mod:`.events` — backup-end events as OCI Events delivers them;
+- :mod:`.events` — backup-end and volume events as OCI Events delivers them;
 - :mod:`.pagination` — list pages.
 """
 

@@ -11,7 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from localdev.emulator import backups, compartments, copies, groups, lifecycle, monitoring, notifications, volumes
+from localdev.emulator import (
+    backups,
+    compartments,
+    copies,
+    groups,
+    lifecycle,
+    monitoring,
+    notifications,
+    restores,
+)
 from localdev.emulator.api import API, ErrorResponse, Handler, Request, Response, Service
 
 _PARAMETER = re.compile(r"\{(\w+)\}")
@@ -55,10 +64,15 @@ ROUTES: tuple[Route, ...] = (
         "copyBootVolumeBackup",
         copies.copy_boot_volume_backup,
     ),
-    Route("GET", f"{API}/volumes", "listVolumes", volumes.list_volumes),
-    Route("GET", f"{API}/volumes/{{volumeId}}", "getVolume", volumes.get_volume),
-    Route("GET", f"{API}/bootVolumes", "listBootVolumes", volumes.list_boot_volumes),
-    Route("GET", f"{API}/bootVolumes/{{bootVolumeId}}", "getBootVolume", volumes.get_boot_volume),
+    # Volumes: reads settle restores in progress first (restores.py wraps volumes.py's handlers).
+    Route("GET", f"{API}/volumes", "listVolumes", restores.list_volumes),
+    Route("GET", f"{API}/volumes/{{volumeId}}", "getVolume", restores.get_volume),
+    Route("POST", f"{API}/volumes", "createVolume", restores.create_volume),
+    Route("DELETE", f"{API}/volumes/{{volumeId}}", "deleteVolume", restores.delete_volume),
+    Route("GET", f"{API}/bootVolumes", "listBootVolumes", restores.list_boot_volumes),
+    Route("GET", f"{API}/bootVolumes/{{bootVolumeId}}", "getBootVolume", restores.get_boot_volume),
+    Route("POST", f"{API}/bootVolumes", "createBootVolume", restores.create_boot_volume),
+    Route("DELETE", f"{API}/bootVolumes/{{bootVolumeId}}", "deleteBootVolume", restores.delete_boot_volume),
     Route("GET", f"{API}/volumeGroups", "listVolumeGroups", groups.list_volume_groups),
     Route("GET", f"{API}/volumeGroups/{{volumeGroupId}}", "getVolumeGroup", groups.get_volume_group),
     Route("POST", f"{API}/volumeGroupBackups", "createVolumeGroupBackup", groups.create_volume_group_backup),

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from localdev.credentials import COMPARTMENT, Identity
-from localdev.emulator import copies, events, groups, signing
+from localdev.emulator import copies, events, groups, restores, signing
 from localdev.emulator.api import DEFAULT_REGION, Call, ErrorResponse, Request, Response, is_create
 from localdev.emulator.backups import seed_backup
 from localdev.emulator.clock import Clock
@@ -333,6 +333,35 @@ class BlockStorageEmulator:
             for listener in listeners:
                 listener(event)
         return found
+
+    @property
+    def restore_seconds(self) -> float:
+        """How long a volume restored from a backup is PROVISIONING, in seconds of the emulator's clock."""
+        with self._lock:
+            return self.state.restores.seconds
+
+    @restore_seconds.setter
+    def restore_seconds(self, value: float) -> None:
+        with self._lock:
+            self.state.restores.seconds = value
+
+    def fail_restores_of(self, backup_or_volume_id: str) -> None:
+        """Make every later restore of this backup (of a volume: of any of its backups) end FAULTY."""
+        with self._lock:
+            self.state.restores.fail_restores_of(backup_or_volume_id)
+
+    def volume_events(self) -> list[dict[str, Any]]:
+        """Volume events (CloudEvents 0.1) since the last call, oldest first: ``createvolume.end`` for each
+        volume restored through the API that stopped provisioning, ``createbootvolume.begin`` for each boot
+        volume whose restore started."""
+        with self._lock:
+            return restores.announced(self)
+
+    def volumes(self) -> list[dict[str, Any]]:
+        """Every volume and boot volume (terminated ones too) as the API shows it now."""
+        with self._lock:
+            restores.settle(self)
+            return [{k: v for k, v in volume.items() if k != "boot"} for volume in self.state.volumes.records.values()]
 
     def delete_backup(self, backup_id: str) -> None:
         """Delete a backup; a retry token that created it is then invalidated."""

@@ -10,6 +10,7 @@ from localdev.emulator.copies import CopyStore
 from localdev.emulator.groups import GroupStore
 from localdev.emulator.monitoring import MetricStore
 from localdev.emulator.notifications import TopicStore
+from localdev.emulator.restores import RestoreStore
 from localdev.emulator.volumes import VolumeStore
 
 
@@ -24,3 +25,4 @@ class State:
     compartments: CompartmentStore = field(default_factory=CompartmentStore)
     metrics: MetricStore = field(default_factory=MetricStore)  # Monitoring's custom metrics posted
     topics: TopicStore = field(default_factory=TopicStore)  # Notifications topics and their messages
+    restores: RestoreStore = field(default_factory=RestoreStore)  # volumes restored from backups, deletions

@@ -101,11 +101,15 @@ def test_each_operation_needs_exactly_what_oracle_lists_for_it() -> None:
         # Oracle's `A/B` (the member backup's kind): a group may hold both kinds, so both are needed.
         either = {permission for options in row.get("permissions_any_of", []) for permission in options}
         by_region = row.get("permissions_by_region")
-        if by_region:
+        by_place = row.get("permissions_by_place")  # a restore: the backup where it is, the volume in the sandbox
+        if by_place:
+            assert op.permissions == set(by_place["compartment"]), name
+            assert op.sandbox_permissions == set(by_place["sandbox"]), name
+        elif by_region:
             assert op.permissions == set(by_region["source"]), name
             assert op.destination_permissions == set(by_region["destination"]), name
         else:
-            assert op.permissions == set(row["permissions"]) | either, name
+            assert op.permissions | op.sandbox_permissions == set(row["permissions"]) | either, name
             assert not op.destination_permissions, name
 
 
@@ -158,7 +162,9 @@ def test_each_feature_statement_grants_what_it_says_and_only_unnarrowable_ones_g
             needed = {
                 permission
                 for name in entry["operations"]
-                for permission in iam.needs_by_operation(feature)[name]
+                for permission in iam.needs_by_operation(
+                    feature, sandbox="<sandbox-compartment>" in entry["statement"]
+                )[name]
                 if iam.resource_of()[permission] == _STATEMENT.fullmatch(entry["statement"])["resource"]  # type: ignore[index]
             }
             if have != needed:
@@ -223,6 +229,7 @@ FEATURE_EXPRESSIONS = {
     "notifications": '${var.create_failure_topic || var.backup_notify_topic_id != ""}',
     "definedTags": "${length(local.defined_tag_namespaces) > 0}",
     "audit": "${var.enable_audit_schedule}",
+    "restoreTests": '${var.backup_restore_test_compartment_id != ""}',
 }
 
 
@@ -243,6 +250,7 @@ def _default_features() -> frozenset[str]:
         "notifications": v["create_failure_topic"] or v["backup_notify_topic_id"] != "",
         "definedTags": v["backup_defined_tag_namespaces"].replace(",", " ").split() != [],
         "audit": v["enable_audit_schedule"],
+        "restoreTests": v["backup_restore_test_compartment_id"] != "",
     }
     return frozenset(feature for feature, on in enabled.items() if on)
 
@@ -269,6 +277,7 @@ PLACEHOLDER_VALUES = {
     "<metrics-namespace>": "var.backup_metrics_namespace",
     "<function>": "oci_functions_function.backup_handler.id",
     "<tag-namespace>": "namespace",
+    "<sandbox-compartment>": "var.backup_restore_test_compartment_id",
 }
 
 
@@ -289,6 +298,7 @@ def test_filled_in_statements_are_policy_statements_oci_reads() -> None:
         "<metrics-compartment>": "ocid1.compartment.oc1..bbbb",
         "<metrics-namespace>": "backups",
         "<function>": "ocid1.fnfunc.oc1.iad.aaaa",
+        "<sandbox-compartment>": "ocid1.compartment.oc1..cccc",
     }
     every = [entry["statement"] for entries in GRANTS.values() for entry in entries]
     statements = iam.expand(sorted(set(every)), values, ["Operations", "CostCenter"])
@@ -310,7 +320,7 @@ def test_terraform_evaluates_the_statements_as_this_test_does(tmp_path: Path) ->
     (tmp_path / "main.tf").write_text(
         'variable "features" {\n  type = map(bool)\n}\n'
         'variable "backup_defined_tag_namespaces" {}\nvariable "compartment_ocid" {}\n'
-        'variable "backup_metrics_namespace" {}\n'
+        'variable "backup_metrics_namespace" {}\nvariable "backup_restore_test_compartment_id" {}\n'
         "locals {\n"
         '  dynamic_group = "dg"\n  metrics_compartment = "mc"\n  features = var.features\n'
         f'  grants_by_feature = jsondecode(file("{iam.GRANTS}")).features\n'
@@ -319,12 +329,13 @@ def test_terraform_evaluates_the_statements_as_this_test_does(tmp_path: Path) ->
         + statements_src.group(0).replace("oci_functions_function.backup_handler.id", '"fn"')
         + "}\n"
     )
-    features = {"backups", "groups", "retention", "copies", "metrics", "batches", "definedTags"}
+    features = {"backups", "groups", "retention", "copies", "metrics", "batches", "definedTags", "restoreTests"}
     variables = {
         "features": {feature: feature in features for feature in iam.FEATURES},
         "backup_defined_tag_namespaces": "Operations, CostCenter",
         "compartment_ocid": "c",
         "backup_metrics_namespace": "backups",
+        "backup_restore_test_compartment_id": "sc",
     }
     (tmp_path / "values.tfvars.json").write_text(json.dumps(variables))
     answer = subprocess.run(
@@ -339,7 +350,7 @@ def test_terraform_evaluates_the_statements_as_this_test_does(tmp_path: Path) ->
     )
     evaluated = json.loads(json.loads(answer.stdout.strip().splitlines()[-1]))
     values = {"<dynamic-group>": "dg", "<compartment>": "c", "<metrics-compartment>": "mc"}
-    values |= {"<metrics-namespace>": "backups", "<function>": "fn"}
+    values |= {"<metrics-namespace>": "backups", "<function>": "fn", "<sandbox-compartment>": "sc"}
     templates = sorted({entry["statement"] for entry in stack_statements(features)})
     assert evaluated == iam.expand(templates, values, ["Operations", "CostCenter"])
 
@@ -370,3 +381,12 @@ def test_the_readme_lists_every_statement_with_what_it_grants() -> None:
         for entry in entries:
             assert f"`{entry['statement']}` | {', '.join(entry['grants'])}" in block
     assert "no DELETE, MOVE, COPY or VOLUME_UPDATE" in readme
+
+
+def test_volumes_are_created_and_deleted_only_in_the_restore_test_sandbox() -> None:
+    for features in COMBINATIONS:
+        for entry in stack_statements(features):
+            writes = grants_of(entry["statement"]) & {"VOLUME_CREATE", "VOLUME_DELETE", "VOLUME_UPDATE"}
+            if writes:
+                assert " in compartment id <sandbox-compartment> " in entry["statement"], entry["statement"]
+                assert "restoreTests" in features

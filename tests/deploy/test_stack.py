@@ -56,6 +56,7 @@ FEATURE_SWITCHES = {
     "notifications": "var.backup_notify_topic_id",
     "definedTags": "local.defined_tag_namespaces",
     "audit": "var.enable_audit_schedule",
+    "restoreTests": "var.backup_restore_test_compartment_id",
 }
 
 REFERENCE = re.compile(r"(?<![\w.])(data\.)?(oci_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")

@@ -123,7 +123,9 @@ def test_package_reexports_the_emulator_fault_and_call() -> None:
         ("GET", "/20160918/volumes", "listVolumes", {}),
         ("GET", "/20160918/bootVolumes", "listBootVolumes", {}),
         ("GET", "/20160918/volumeBackups/a/b", "unknown", {}),
-        ("POST", "/20160918/volumes", "unknown", {}),
+        ("POST", "/20160918/volumes", "createVolume", {}),
+        ("DELETE", "/20160918/bootVolumes/v", "deleteBootVolume", {"bootVolumeId": "v"}),
+        ("PUT", "/20160918/volumes", "unknown", {}),
         ("GET", "/volumes", "unknown", {}),
     ],
 )

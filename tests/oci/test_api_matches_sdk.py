@@ -34,6 +34,7 @@ from backup_handler.reporting.tally import Tally
 from backup_handler.runs.audit import Auditor, AuditResult
 from backup_handler.runs.batching import Plan, Planner
 from backup_handler.runs.lifecycle import Lifecycle
+from backup_handler.runs.restore_tests import RestoreTests
 from backup_handler.runs.selection import Resolution
 from backup_handler.settings import Settings
 from backup_handler.triggers.audit import build_audit
@@ -46,7 +47,7 @@ from localdev.emulator.api import Call
 from localdev.fnprocess import FunctionProcess, fdk_command
 from localdev.functions import FunctionInvocation, FunctionsEmulator
 from localdev.platform import FnPlatform
-from localdev.samples import BOOT_VOLUMES, VOLUME_GROUP, VOLUMES, seed
+from localdev.samples import BOOT_VOLUMES, SANDBOX, VOLUME_GROUP, VOLUMES, seed
 
 STANDIN = Path(__file__).resolve().parent.parent / "fixtures" / "standin_func.py"
 FUNCTION_ID = "ocid1.fnfunc.oc1.iad.aaaaaaaaapimatchessdk00000000000000000000000000000000000000"
@@ -209,9 +210,10 @@ def sent(world: World) -> list[Sent]:
         ("bootVolume", BOOT_VOLUMES[0]),
         ("volumeGroup", VOLUME_GROUP),
     )
+    created = []
     for kind, target in kinds:
         create_body = request.api_body(Target(kind=kind, resource_id=target), settings.display_name_template)
-        storage.create_backup(kind, create_body, retry_token=f"table-{kind}", budget_seconds=10)
+        created.append(storage.create_backup(kind, create_body, retry_token=f"table-{kind}", budget_seconds=10).backup)
 
     selector = Selector.model_validate(
         {"compartmentId": COMPARTMENT, "kinds": ["volume", "bootVolume", "volumeGroup"], "includeSubcompartments": True}
@@ -226,6 +228,16 @@ def sent(world: World) -> list[Sent]:
     targets = [Target(kind="volume", resource_id=volume) for volume in VOLUMES[:2]]
     plan = Planner(settings, api, FUNCTION_ID).plan(request, targets, time.monotonic() + 30, Plan(request))
     assert plan.batched == 2, plan.failures
+
+    # Restore tests: one tick restores the new (boot) volume backups into the sandbox, the next verifies the
+    # volumes, records the results on the backups and deletes the volumes.
+    sandboxed = settings.model_copy(update={"restore_test_compartment_id": SANDBOX, "restore_test_max": 2})
+    tests = RestoreTests(sandboxed, api, AdaptiveLimiter(4), "backup-app/backup-handler")
+    started = tests.catch_up(created[:2], "tick-1", time.monotonic() + 30, dry_run=False)
+    assert len(started.started) == 2 and not started.errors, started.errors
+    world.emulator.advance(seconds=world.emulator.restore_seconds + 1)
+    settled = tests.catch_up([], "tick-2", time.monotonic() + 30, dry_run=False)
+    assert len(settled.cleaned) == 2 and not settled.errors, settled.errors
 
     audit = build_audit({"source": "audit", "selector": selector.model_dump(by_alias=True)}, settings)
     Auditor(settings, api).run(audit, time.monotonic() + 30, AuditResult())
@@ -358,6 +370,10 @@ def _fresh_path(world: World, op: Operation, path: Mapping[str, str]) -> dict[st
         return dict(path)
     boot = "Boot" in op.name
     emulator = world.peer if op.service == "copies" else world.emulator
+    if op.path.startswith(("/volumes/", "/bootVolumes/")):  # a restore test's volume
+        volume_id = f"ocid1.{'bootvolume' if boot else 'volume'}.oc1.iad.sdkcall{len(emulator.calls):08d}"
+        emulator.add_volume(volume_id, boot=boot, compartment_id=SANDBOX)
+        return {name: volume_id for name in path}
     fresh = emulator.add_backup(BOOT_VOLUMES[0] if boot else VOLUMES[1], boot=boot, freeform_tags=OWN)
     return {name: fresh for name in path}
 
