@@ -127,7 +127,7 @@ class App:
                 return result_reply(RunResult(request, ()))
             if request.selector is None and len(request.targets) <= settings.batch_size:
                 if request.dry_run:
-                    return dry_run_reply(request, settings.display_name_template)
+                    return self._dry_run(request, deadline)
                 return self._with_lifecycle(request, self.runner().run(request, deadline), deadline)
             return self._large(request, deadline)
         except BackupError as exc:
@@ -179,6 +179,25 @@ class App:
         )
         return merge_lifecycle(reply, outcome, late=not done)
 
+    def _dry_run(self, request: BackupRequest, deadline: float) -> Reply:
+        """What a run would create; for a schedule tick, also what its catch-up would delete and copy."""
+        settings = self.settings()
+        if request.trigger != "schedule" or not settings.lifecycle or not request.targets:
+            return dry_run_reply(request, settings.display_name_template)
+        from backup_handler.runs.lifecycle import LifecycleResult
+
+        answer_by = deadline - settings.deadline_margin_seconds
+        outcome = LifecycleResult()
+        lifecycle = self.lifecycle()
+        targets = [(target.kind, target.resource_id) for target in request.targets]
+        done = _within(answer_by, lambda: lifecycle.preview(targets, answer_by, result=outcome))
+        extra = outcome.document()
+        if outcome.errors:
+            extra["lifecycleErrors"] = outcome.errors
+        if not done:
+            extra["message"] = "the deadline came before the preview of retention and copies was done"
+        return dry_run_reply(request, settings.display_name_template, extra)
+
     def _large(self, request: BackupRequest, deadline: float) -> Reply:
         """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches.
 
@@ -219,7 +238,7 @@ class App:
         if not plan.local:
             raise NoTargets("the selector matches no AVAILABLE volume, boot volume or volume group")
         if request.dry_run:
-            return dry_run_reply(plan.local_request(), settings.display_name_template)
+            return self._dry_run(plan.local_request(), deadline)
         local = plan.local_request()
         return self._with_lifecycle(local, self.runner().run(local, deadline), deadline)
 

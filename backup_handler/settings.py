@@ -7,6 +7,7 @@ the README's configuration table lists them with their defaults.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import string
@@ -34,6 +35,26 @@ _SAMPLE_FIELDS = {
 }
 # Block Storage keeps a retry token for 24 hours: a longer slot could not stay idempotent.
 MAX_SLOT_SECONDS = 24 * 3600
+# A deployment identity is a tag value (at most 256 characters): printable, no spaces, bounded.
+DEPLOYMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+~-]*$"
+MAX_DEPLOYMENT_ID_CHARS = 200
+# What the platform sets for every function (fdk's ctx.AppName() and ctx.FnName() read them too).
+PLATFORM_NAME_VARIABLES = ("FN_APP_NAME", "FN_FN_NAME")
+
+
+def platform_deployment_id(environ: Mapping[str, str]) -> str | None:
+    """``<application>/<function>`` from the platform's names; None when either is missing.
+
+    Names that do not fit a tag value are kept readable in part and made unique by a digest.
+    """
+    names = [environ.get(name, "").strip() for name in PLATFORM_NAME_VARIABLES]
+    if not all(names):
+        return None
+    value = "/".join(names)
+    if len(value) <= MAX_DEPLOYMENT_ID_CHARS and re.fullmatch(DEPLOYMENT_ID_PATTERN, value):
+        return value
+    readable = re.sub(r"[^A-Za-z0-9._:/@+-]", "_", value)[:160].lstrip("._:/@+-") or "fn"
+    return f"{readable}~{hashlib.sha256(value.encode()).hexdigest()[:24]}"
 
 
 class Settings(BaseModel):
@@ -103,6 +124,9 @@ class Settings(BaseModel):
 
     dry_run: bool = False
     """Answer what would be created, copied and deleted, and call no mutating API."""
+
+    deployment_id: str | None = Field(None, pattern=DEPLOYMENT_ID_PATTERN, max_length=MAX_DEPLOYMENT_ID_CHARS)
+    """This deployment's identity, stamped on every backup (backup-deployment); default FN_APP_NAME/FN_FN_NAME."""
 
     max_concurrency: int = Field(16, ge=1, le=64)
     """Backups created at once for a multi-target trigger."""
@@ -263,6 +287,8 @@ class Settings(BaseModel):
             for name, value in environ.items()
             if name.startswith(ENV_PREFIX) and value != ""
         }
+        if "deployment_id" not in values and (platform := platform_deployment_id(environ)) is not None:
+            values["deployment_id"] = platform
         try:
             return cls.model_validate(values)
         except ValidationError as exc:

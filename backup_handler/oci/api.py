@@ -130,7 +130,7 @@ class Operation:
 
     name: str
     service: Service
-    method: Literal["GET", "POST", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "DELETE"]
     path: str
     response_type: str | None
     sdk_name: str
@@ -142,7 +142,7 @@ class Operation:
 def _op(
     name: str,
     service: Service,
-    method: Literal["GET", "POST", "DELETE"],
+    method: Literal["GET", "POST", "PUT", "DELETE"],
     path: str,
     response_type: str | None,
     feature: Feature,
@@ -329,6 +329,110 @@ OPERATIONS: dict[str, Operation] = {
             None,
             "copies",
             BOOT_VOLUME_BACKUPS,
+        ),
+        # Lifecycle of volume group backups, kept and deleted as units (a group backup's deletion deletes its
+        # member backups: VOLUME_GROUP_BACKUP_DELETE and VOLUME_BACKUP_DELETE / BOOT_VOLUME_BACKUP_DELETE).
+        # Under "groups": only a deployment that makes group backups needs them, and that feature already
+        # grants manage on both types.
+        _op(
+            "ListVolumeGroupBackups",
+            "blockstorage",
+            "GET",
+            "/volumeGroupBackups",
+            "list[VolumeGroupBackup]",
+            "groups",
+            ("inspect", "volume-group-backups"),
+        ),
+        _op(
+            "GetVolumeGroupBackup",
+            "blockstorage",
+            "GET",
+            "/volumeGroupBackups/{volumeGroupBackupId}",
+            "VolumeGroupBackup",
+            "groups",
+            ("inspect", "volume-group-backups"),
+        ),
+        _op(
+            "DeleteVolumeGroupBackup",
+            "blockstorage",
+            "DELETE",
+            "/volumeGroupBackups/{volumeGroupBackupId}",
+            None,
+            "groups",
+            ("manage", "volume-group-backups"),
+            VOLUME_BACKUPS,
+            BOOT_VOLUME_BACKUPS,
+        ),
+        # A schedule's dry run previews its lifecycle catch-up: the compartment of each target, which the
+        # backup lists need, is read from the target itself (VOLUME_INSPECT / VOLUME_GROUP_INSPECT).
+        _op("GetVolume", "blockstorage", "GET", "/volumes/{volumeId}", "Volume", "retention", ("inspect", "volumes")),
+        _op(
+            "GetBootVolume",
+            "blockstorage",
+            "GET",
+            "/bootVolumes/{bootVolumeId}",
+            "BootVolume",
+            "retention",
+            ("inspect", "volumes"),
+        ),
+        _op(
+            "GetVolumeGroup",
+            "blockstorage",
+            "GET",
+            "/volumeGroups/{volumeGroupId}",
+            "VolumeGroup",
+            "retention",
+            ("inspect", "volume-groups"),
+        ),
+        # Copies, in the destination region: a copy is read back after CopyVolumeBackup answers (a replayed
+        # retry token answers the first copy, which may since have been deleted), and the configured
+        # retention lock is set on it once AVAILABLE (UpdateVolumeBackup: VOLUME_BACKUP_UPDATE, in `use`).
+        _op(
+            "GetCopiedVolumeBackup",
+            "copies",
+            "GET",
+            "/volumeBackups/{volumeBackupId}",
+            "VolumeBackup",
+            "copies",
+            ("read", "volume-backups"),
+        ),
+        _op(
+            "GetCopiedBootVolumeBackup",
+            "copies",
+            "GET",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            "BootVolumeBackup",
+            "copies",
+            ("read", "boot-volume-backups"),
+        ),
+        _op(
+            "UpdateCopiedVolumeBackup",
+            "copies",
+            "PUT",
+            "/volumeBackups/{volumeBackupId}",
+            "VolumeBackup",
+            "copies",
+            ("use", "volume-backups"),
+        ),
+        _op(
+            "UpdateCopiedBootVolumeBackup",
+            "copies",
+            "PUT",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            "BootVolumeBackup",
+            "copies",
+            ("use", "boot-volume-backups"),
+        ),
+        # A boot volume backup OCI refuses to copy for good (its boot volume is not from a platform image)
+        # is tagged so, in the source region, so later runs do not ask again (BOOT_VOLUME_BACKUP_UPDATE).
+        _op(
+            "UpdateBootVolumeBackup",
+            "blockstorage",
+            "PUT",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            "BootVolumeBackup",
+            "copies",
+            ("use", "boot-volume-backups"),
         ),
         # Reporting: custom metrics and failure summaries, after each invocation's answer is computed.
         # The policy for metrics should also carry `where target.metrics.namespace='<BACKUP_METRICS_NAMESPACE>'`.

@@ -40,7 +40,16 @@ DefinedTags = Annotated[dict[TagKey, Annotated[dict[TagKey, TagValue], at_most(M
 # Tags the function stamps on every backup; neither an invoker nor the configuration can set them.
 TRIGGER_TAG = "backup-trigger"
 SOURCE_TAG = "backup-source"
-RESERVED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG})
+# Which deployment of the function made the backup (BACKUP_DEPLOYMENT_ID): retention and copies act
+# only on the backups of their own deployment.
+DEPLOYMENT_TAG = "backup-deployment"
+# What the backup is a backup of ("volume", "bootVolume", "volumeGroup"): a member backup of a volume
+# group backup that inherits its group's tags says "volumeGroup", so it is never retained on its own.
+KIND_TAG = "backup-kind"
+# Set by the lifecycle on a boot volume backup OCI refuses to copy for good (not a platform image).
+COPY_TAG = "backup-copy"
+STAMPED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG, DEPLOYMENT_TAG, KIND_TAG})
+RESERVED_TAGS = STAMPED_TAGS | {COPY_TAG}
 # BACKUP_FREEFORM_TAGS leaves room for the stamped tags within OCI's limit.
 ConfiguredTags = Annotated[dict[TagKey, TagValue], at_most(MAX_TAGS - len(RESERVED_TAGS))]
 KmsKeyId = Annotated[str, Field(pattern=r"^ocid1\.key\.[a-z0-9.-]+$", max_length=255)]

@@ -1,12 +1,19 @@
-"""Volume groups and volume group backups: Get and List groups; Create, Get and List group backups.
+"""Volume groups and volume group backups: Get and List groups; Create, Get, List and Delete group backups.
 
 A group backup starts one backup per member (a volume backup, or a boot volume backup for a
 boot volume member), each carrying the group backup's OCID in ``volumeGroupBackupId``; the
-group backup lists them in ``volumeBackupIds``. Like the service, a create 404s an unknown
-group, refuses (409 ``Conflict``) while a backup of the group or of any member is in progress,
-and keeps ``opc-retry-token`` semantics as volume backups do. While a member's backup is in
-progress, a separate backup of that volume is refused too (see :mod:`.backups`). A group
-backup is ``CREATING`` for the service's ``in_progress_seconds``, then ``AVAILABLE``.
+group backup lists them in ``volumeBackupIds``. Whether the members carry the group backup's
+tags is undocumented: ``variants.members_carry_group_tags`` (they do by default). Like the
+service, a create 404s an unknown group, refuses (409 ``Conflict``) while a backup of the group
+or of any member is in progress, and keeps ``opc-retry-token`` semantics as volume backups do.
+While a member's backup is in progress, a separate backup of that volume is refused too (see
+:mod:`.backups`). A group backup is ``CREATING`` for the service's ``in_progress_seconds``, then
+``AVAILABLE``.
+
+DeleteVolumeGroupBackup deletes the group backup and its member backups (204; all ``TERMINATED``,
+still listed). It 404s an unknown or terminated group backup, answers 409 ``IncorrectState`` while
+it is in progress, and refuses (``variants.locked_delete_refusal``) when the group backup's
+retention or any member's protects it.
 """
 
 from __future__ import annotations
@@ -31,11 +38,12 @@ from localdev.emulator.api import (
     query_choice,
     query_value,
 )
-from localdev.emulator.backups import BackupStore, TokenRecord, add_backup, validate_create
+from localdev.emulator.backups import BackupStore, TokenRecord, add_backup, new_backup, remembered, validate_create
 from localdev.emulator.pagination import page
 from localdev.emulator.volumes import VolumeStore
 
 GROUP_STATES = frozenset({"PROVISIONING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
+_BACKUP_STATES = frozenset({"REQUEST_RECEIVED", "CREATING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
 _CREATE_FIELDS = (
     frozenset({"volumeGroupId", "compartmentId", "type", "displayName", "freeformTags", "definedTags"})
     | retention.FIELDS
@@ -64,6 +72,7 @@ class GroupStore:
     created_at: dict[str, float] = field(default_factory=dict)  # monotonic, per group backup
     latest: dict[str, str] = field(default_factory=dict)  # group → its newest backup
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    announce: list[str] = field(default_factory=list)  # group backups whose end is not yet announced
 
     def add(
         self,
@@ -103,12 +112,31 @@ class GroupStore:
             "timeCreated": time_created or now(),
         }
 
+    def state(self, backup_id: str, in_progress_seconds: float) -> str:
+        """The group backup's lifecycle state now (``AVAILABLE`` once no longer in progress)."""
+        state: str = self.backups[backup_id]["lifecycleState"]
+        if state == "CREATING" and time.monotonic() - self.created_at[backup_id] >= in_progress_seconds:
+            return "AVAILABLE"
+        return state
+
     def view(self, backup_id: str, in_progress_seconds: float) -> dict[str, Any]:
-        """The group backup as the API shows it now (``AVAILABLE`` once no longer in progress)."""
+        """The group backup as the API shows it now."""
         backup = dict(self.backups[backup_id])
-        if time.monotonic() - self.created_at[backup_id] >= in_progress_seconds:
-            backup["lifecycleState"] = "AVAILABLE"
+        backup["volumeBackupIds"] = list(backup["volumeBackupIds"])
+        backup["lifecycleState"] = self.state(backup_id, in_progress_seconds)
         return backup
+
+    def ended(self, in_progress_seconds: float) -> list[dict[str, Any]]:
+        """Group backups that have become ``AVAILABLE`` since last asked, each once, in order."""
+        ended, waiting = [], []
+        for backup_id in self.announce:
+            state = self.state(backup_id, in_progress_seconds)
+            if state == "AVAILABLE":
+                ended.append(self.view(backup_id, in_progress_seconds))
+            elif state == "CREATING":
+                waiting.append(backup_id)
+        self.announce = waiting
+        return ended
 
     def in_progress(self, group_id: str, in_progress_seconds: float) -> bool:
         backup_id = self.latest.get(group_id)
@@ -162,6 +190,34 @@ def list_volume_group_backups(service: Service[Stores], request: Request) -> Res
     return page(items, request.query, service.page_size)
 
 
+def delete_volume_group_backup(service: Service[Stores], request: Request) -> Response:
+    """DeleteVolumeGroupBackup: the group backup and every member backup."""
+    backup_id = request.params["volumeGroupBackupId"]
+    store = service.state.groups
+    if backup_id not in store.backups or store.backups[backup_id]["lifecycleState"] == "TERMINATED":
+        raise not_found(backup_id)
+    if store.state(backup_id, service.in_progress_seconds) == "CREATING":
+        raise ErrorResponse(409, "IncorrectState", f"Volume group backup {backup_id} is still being created")
+    group_backup = store.backups[backup_id]
+    members = [
+        service.state.backups.records[member_id]
+        for member_id in group_backup["volumeBackupIds"]
+        if member_id in service.state.backups.records
+    ]
+    moment = service.clock.now()
+    why = next(
+        (why for item in (group_backup, *members) if (why := retention.deletion_refused(item, moment)) is not None),
+        None,
+    )
+    if why is not None:
+        status, code = service.variants.locked_delete_refusal
+        raise ErrorResponse(status, code, f"Volume group backup {backup_id} cannot be deleted: {why}")
+    group_backup["lifecycleState"] = "TERMINATED"
+    for member in members:
+        member["lifecycleState"] = "TERMINATED"
+    return Response(204, None)
+
+
 def create_volume_group_backup(service: Service[Stores], request: Request) -> Response:
     """CreateVolumeGroupBackup."""
     body = json_object(request.body)
@@ -169,9 +225,8 @@ def create_volume_group_backup(service: Service[Stores], request: Request) -> Re
     store = service.state.groups
     token = request.retry_token
     digest = hashlib.sha256(json.dumps(["volumeGroup", body], sort_keys=True).encode()).hexdigest()
-    if token is not None and token in store.tokens:
-        record = store.tokens[token]
-        if record.backup_id not in store.backups:
+    if (record := remembered(store.tokens, token, service.clock.now())) is not None:
+        if record.backup_id not in store.backups or store.backups[record.backup_id]["lifecycleState"] == "TERMINATED":
             raise ErrorResponse(409, "InvalidatedRetryToken", "The retry token was invalidated by a later operation")
         if record.body_digest != digest:
             raise ErrorResponse(409, "Conflict", "The retry token was already used for a different request")
@@ -187,7 +242,9 @@ def create_volume_group_backup(service: Service[Stores], request: Request) -> Re
     if busy:
         raise ErrorResponse(409, "Conflict", f"A backup of volume {busy[0]} is already in progress")
     backup = _new_group_backup(service, body, group)
-    inherited = ("type", "freeformTags", "definedTags", *retention.FIELDS)  # members keep the group's retention
+    inherited = ["type", *retention.FIELDS]  # members keep the group's retention
+    if service.variants.members_carry_group_tags:
+        inherited += ["freeformTags", "definedTags"]
     member_body: dict[str, Any] = {name: body[name] for name in inherited if name in body}
     for member in members:
         member_backup = add_backup(
@@ -197,16 +254,60 @@ def create_volume_group_backup(service: Service[Stores], request: Request) -> Re
             {"compartmentId": backup["compartmentId"], "volumeGroupBackupId": backup["id"]},
         )
         backup["volumeBackupIds"].append(member_backup["id"])
+        if service.variants.members_announce_end:
+            service.state.backups.announce.append(member_backup["id"])
     store.backups[backup["id"]] = backup
     store.created_at[backup["id"]] = time.monotonic()
     store.latest[group_id] = backup["id"]
+    store.announce.append(backup["id"])
     if token is not None:
-        store.tokens[token] = TokenRecord(digest, backup, backup["id"])
+        store.tokens[token] = TokenRecord(digest, backup, backup["id"], service.clock.now())
     return Response(200, backup)
 
 
-def _new_group_backup(service: Service[Stores], body: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
-    created = service.clock.stamp()
+def seed_group_backup(
+    service: Service[Stores],
+    group_id: str,
+    body: Mapping[str, Any],
+    *,
+    time_created: str,
+    lifecycle_state: str,
+) -> str:
+    """Add a group backup made outside the API (or long ago) with its member backups; its OCID."""
+    store = service.state.groups
+    group = store.groups.get(group_id)
+    if group is None:
+        raise ValueError(f"no such volume group: {group_id}")
+    if lifecycle_state not in _BACKUP_STATES:
+        raise ValueError(f"lifecycle_state must be one of {sorted(_BACKUP_STATES)}")
+    try:
+        backup = _new_group_backup(service, dict(body), group, time_created)
+    except ErrorResponse as refused:
+        raise ValueError(refused.response.document["message"]) from None
+    backup["lifecycleState"] = lifecycle_state
+    inherited = ["type", *retention.FIELDS]
+    if service.variants.members_carry_group_tags:
+        inherited += ["freeformTags", "definedTags"]
+    for volume_id in group["volumeIds"]:
+        member = service.state.volumes.records[volume_id]
+        member_body = {name: body[name] for name in inherited if name in body}
+        member_body["displayName"] = f"{backup['displayName']}-{member['displayName']}"[:255]
+        record = new_backup(service, member_body, member, backup["timeCreated"])
+        record.update(lifecycleState=lifecycle_state, compartmentId=backup["compartmentId"])
+        record["volumeGroupBackupId"] = backup["id"]
+        service.state.backups.records[record["id"]] = record
+        service.state.backups.created_at[record["id"]] = time.monotonic()
+        service.state.backups.windows[record["id"]] = float("inf")
+        backup["volumeBackupIds"].append(record["id"])
+    store.backups[backup["id"]] = backup
+    store.created_at[backup["id"]] = time.monotonic()
+    return str(backup["id"])
+
+
+def _new_group_backup(
+    service: Service[Stores], body: dict[str, Any], group: dict[str, Any], time_created: str | None = None
+) -> dict[str, Any]:
+    created = time_created or service.clock.stamp()
     return {
         "id": new_ocid("volumegroupbackup", service.region),
         "compartmentId": body.get("compartmentId") or group["compartmentId"],

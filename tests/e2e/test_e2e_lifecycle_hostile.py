@@ -19,7 +19,7 @@ from localdev.credentials import COMPARTMENT
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
 from localdev.samples import BOOT_VOLUMES, VOLUMES
-from tests.conftest import OWN, PEER_REGION, ago, backup_end, states
+from tests.conftest import COPY_SUFFIX, OWN, OWN_BOOT, PEER_REGION, ago, backup_end, states
 
 pytestmark = pytest.mark.e2e
 
@@ -189,7 +189,7 @@ def test_boot_volume_backup_events_apply_retention_to_boot_volume_backups_only(
     start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
 ) -> None:
     platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
-    boot = [emulator.add_backup(BOOT_VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2, 1)]
+    boot = [emulator.add_backup(BOOT_VOLUMES[0], time_created=ago(d), freeform_tags=OWN_BOOT) for d in (3, 2, 1)]
     volume = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2)]
     theirs = emulator.add_backup(BOOT_VOLUMES[0], time_created=ago(9), freeform_tags={"owner": "ops"})
 
@@ -285,7 +285,11 @@ def test_a_dry_run_calls_no_mutating_api_in_any_path(
     own = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2, 1)]
     for source, days in ((own[0], 5), (own[1], 4)):  # copies the function made (its copies' name)
         peer.add_backup(
-            VOLUMES[0], time_created=ago(days), freeform_tags=OWN, source_backup_id=source, display_name="n (copy)"
+            VOLUMES[0],
+            time_created=ago(days),
+            freeform_tags=OWN,
+            source_backup_id=source,
+            display_name=f"n{COPY_SUFFIX}",
         )
 
     event = platform.invoke(backup_end(own[-1])).json()

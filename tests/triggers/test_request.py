@@ -223,7 +223,12 @@ def test_manual_request_body_becomes_the_api_body_with_stamped_tags() -> None:
         "volumeId": VOLUMES[0],
         "type": "FULL",
         "displayName": "before-db-upgrade",
-        "freeformTags": {"ticket": "CHG-1234", "backup-trigger": "manual", "backup-source": "CHG-1234-before-upgrade"},
+        "freeformTags": {
+            "ticket": "CHG-1234",
+            "backup-trigger": "manual",
+            "backup-source": "CHG-1234-before-upgrade",
+            "backup-kind": "volume",
+        },
     }
 
 
@@ -263,7 +268,7 @@ def test_a_request_cannot_override_configured_tags_but_may_repeat_them() -> None
 
 def test_more_tags_than_a_resource_can_carry_are_refused() -> None:
     freeform = {f"f{n}": "v" for n in range(40)}
-    defined = {"ops": {f"d{n}": "v" for n in range(23)}}  # 40 + 23 + the 2 stamped tags = 65
+    defined = {"ops": {f"d{n}": "v" for n in range(20)}}  # 40 + 20 + the 5 tags the function sets = 65
 
     with pytest.raises(InvalidRequest) as caught:
         build({"volumeId": VOLUMES[0], "freeformTags": freeform, "definedTags": defined})
