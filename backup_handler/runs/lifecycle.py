@@ -30,7 +30,7 @@ A dry run lists (reads are fine) and reports what it would delete and copy, call
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -270,7 +270,12 @@ class _Run:
             and (when := source_times.get(str(copy.get(kind.source_field))) or parse_time(copy.get("timeCreated")))
             is not None
         ]
-        dropped_copies = self._retain(kind, "copies", newest_first(ranked))
+        # The copy of a source the rule keeps is kept too, whatever its rank among the copies (a copy of a newer
+        # source deleted meanwhile can outrank it): pruning it would only make it be copied again next run.
+        wanted_ids = {str(candidate.backup.get("id")) for candidate in wanted}
+        dropped_copies = self._retain(
+            kind, "copies", newest_first(ranked), spare=lambda copy: str(copy.get(kind.source_field)) in wanted_ids
+        )
         self.copier.lock(kind, [copy for copy in copies if str(copy.get("id")) not in dropped_copies])
 
     def _copies_of(self, kind: Kind, scope: Scope) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -289,15 +294,21 @@ class _Run:
         ]
         return listed, own
 
-    def _retain(self, kind: Kind, place: Place, candidates: list[Candidate]) -> set[str]:
-        """Apply the rule to ``candidates`` (newest first); the OCIDs the rule drops (deleted, or kept only
-        because something protects them)."""
+    def _retain(
+        self,
+        kind: Kind,
+        place: Place,
+        candidates: list[Candidate],
+        spare: Callable[[dict[str, Any]], bool] = lambda backup: False,
+    ) -> set[str]:
+        """Apply the rule to ``candidates`` (newest first), except to what ``spare`` keeps; the OCIDs the rule
+        drops (deleted, or kept only because something protects them)."""
         dropped: set[str] = set()
         if not self.rule.active:
             return dropped
         for decision in decide(candidates, self.rule, self.now):
             backup_id = str(decision.backup.get("id"))
-            if decision.keep:
+            if decision.keep or spare(decision.backup):
                 continue
             dropped.add(backup_id)
             protected = protection(decision.backup, self.now)

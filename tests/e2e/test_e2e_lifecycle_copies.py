@@ -55,6 +55,26 @@ def test_sources_kept_only_by_their_lock_are_not_copied_so_no_copy_is_made_and_p
     assert all(states(emulator)[b] == "AVAILABLE" for b in locked)
 
 
+def test_the_copy_of_a_kept_backup_is_kept_even_when_a_deleted_newer_backups_copy_outranks_it(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, peer: BlockStorageEmulator
+) -> None:
+    emulator.copy_seconds = 0.0
+    platform = start_platform(**copies_env(peer, BACKUP_RETENTION_KEEP_LAST="2"))
+    own = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2, 1)]
+    copies = [
+        peer.add_backup(
+            VOLUMES[0], time_created=ago(d), freeform_tags=OWN, source_backup_id=s, display_name=f"n{COPY_SUFFIX}"
+        )
+        for s, d in zip(own, (2.9, 1.9, 0.9), strict=True)
+    ]
+    emulator.terminate(own[2])  # a person deletes the newest backup; its copy stays
+
+    runs = [platform.invoke(backup_end(own[1])).json() for _ in range(2)]
+
+    assert all(run["copied"] == [] and run["deleted"] == [] for run in runs), runs
+    assert {b["id"]: b["lifecycleState"] for b in peer.backups()} == dict.fromkeys(copies, "AVAILABLE")
+
+
 def test_a_replayed_retry_token_never_reports_a_terminated_copy_as_copied(
     start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, peer: BlockStorageEmulator
 ) -> None:

@@ -98,6 +98,24 @@ def test_two_deployments_on_the_same_volumes_each_keep_exactly_their_own_newest(
     assert after[person] == after[policy] == "AVAILABLE"
 
 
+def test_one_alarm_reaching_two_deployments_makes_one_backup_for_each_not_one_they_share(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    emulator.in_progress_seconds = 0.0
+    hourly = start_platform(FN_APP_NAME="hourly")
+    daily = start_platform(FN_APP_NAME="daily")
+    alarm = event_json("alarm.json")
+    alarm["alarmMetaData"][0]["dimensions"] = [{"resourceId": VOLUMES[0]}]
+
+    [first] = hourly.invoke(alarm).json()["backups"]
+    [second] = daily.invoke(alarm).json()["backups"]
+    again = hourly.invoke(alarm).json()["backups"]  # a redelivery still answers the first backup
+
+    assert first["id"] != second["id"] and [b["id"] for b in again] == [first["id"]]
+    assert first["freeformTags"]["backup-deployment"] == "hourly/backup-handler"
+    assert second["freeformTags"]["backup-deployment"] == "daily/backup-handler"
+
+
 def test_backups_with_the_functions_tags_but_no_identity_are_counted_logged_and_never_touched(
     start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
 ) -> None:
