@@ -93,8 +93,7 @@ class Lifecycle:
         """A backup-end event: retention (and copies) for the scope of that backup, if this deployment made it."""
         result = result if result is not None else LifecycleResult()
         kind = kind_of_backup(backup_id)
-        run = self._start(answer_by, dry_run, result, backup_id)
-        if kind is None or run is None:
+        if kind is None or (run := self._start(answer_by, dry_run, result, backup_id)) is None:
             return result
         try:
             run.event(KINDS[kind], backup_id)

@@ -667,3 +667,14 @@ def test_a_deletion_refused_for_a_lock_answers_as_the_variant_says(emulator: Blo
     for answer in ((409, "Conflict"), (400, "InvalidParameter"), (403, "NotAllowed")):
         emulator.variants.locked_delete_refusal = answer
         assert _refusal(lambda: client.delete_volume_backup(locked)) == answer
+
+
+def test_a_retry_token_is_remembered_for_24_hours_of_the_emulators_clock(
+    emulator: BlockStorageEmulator, client: Any
+) -> None:
+    emulator.in_progress_seconds = 0
+    first = _create(client, token="daily-slot")
+    emulator.advance(hours=23)
+    assert _create(client, token="daily-slot").id == first.id
+    emulator.advance(hours=1)
+    assert _create(client, token="daily-slot").id != first.id
