@@ -134,7 +134,7 @@ class App:
                 return result_reply(RunResult(request, ()))
             if request.selector is None and len(request.targets) <= settings.batch_size:
                 if request.dry_run:
-                    return dry_run_reply(request, settings.display_name_template)
+                    return self._dry_run(request, deadline)
                 result = self.runner().run(request, deadline)
                 return self._with_restore_tests(
                     request, result, self._with_lifecycle(request, result, deadline), deadline
@@ -212,9 +212,15 @@ class App:
         return audit_reply(request, result)
 
     def restore_tests(self) -> RestoreTests:
-        from backup_handler.runs.restore_tests import RestoreTests, deployment_identity
+        from backup_handler.runs.restore_tests import RestoreTests
 
-        return RestoreTests(self.settings(), self.api(), self.runner().limiter, deployment_identity(self._environ))
+        settings = self.settings()
+        if settings.deployment_id is None:  # restore tests delete volumes: only ever this deployment's own
+            raise ConfigurationError(
+                "restore tests need this deployment's identity: set BACKUP_DEPLOYMENT_ID, or run where the "
+                "platform sets FN_APP_NAME and FN_FN_NAME"
+            )
+        return RestoreTests(settings, self.api(), self.runner().limiter, settings.deployment_id)
 
     def _after_restore(self, request: BackupRequest, volume_id: str, deadline: float) -> Reply:
         """A restore-test volume's creation event: verify, record and delete it if it is this deployment's test."""
@@ -256,6 +262,25 @@ class App:
             ),
         )
         return with_restore_tests(reply, outcome, late=not done)
+
+    def _dry_run(self, request: BackupRequest, deadline: float) -> Reply:
+        """What a run would create; for a schedule tick, also what its catch-up would delete and copy."""
+        settings = self.settings()
+        if request.trigger != "schedule" or not settings.lifecycle or not request.targets:
+            return dry_run_reply(request, settings.display_name_template)
+        from backup_handler.runs.lifecycle import LifecycleResult
+
+        answer_by = deadline - settings.deadline_margin_seconds
+        outcome = LifecycleResult()
+        lifecycle = self.lifecycle()
+        targets = [(target.kind, target.resource_id) for target in request.targets]
+        done = _within(answer_by, lambda: lifecycle.preview(targets, answer_by, result=outcome))
+        extra = outcome.document()
+        if outcome.errors:
+            extra["lifecycleErrors"] = outcome.errors
+        if not done:
+            extra["message"] = "the deadline came before the preview of retention and copies was done"
+        return dry_run_reply(request, settings.display_name_template, extra)
 
     def _large(self, request: BackupRequest, deadline: float) -> Reply:
         """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches.
@@ -305,7 +330,7 @@ class App:
         if not plan.local:
             raise NoTargets("the selector matches no AVAILABLE volume, boot volume or volume group")
         if request.dry_run:
-            return dry_run_reply(plan.local_request(), settings.display_name_template)
+            return self._dry_run(plan.local_request(), deadline)
         local = plan.local_request()
         result = self.runner().run(local, deadline)
         return self._with_restore_tests(local, result, self._with_lifecycle(local, result, deadline), deadline)

@@ -7,6 +7,7 @@ the README's configuration table lists them with their defaults.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import string
@@ -49,6 +50,26 @@ MAX_RESTORE_TESTS = 50
 RESTORE_TEST_EVERY_PATTERN = r"^[1-9][0-9]{0,3}(h|d|w|mo|y)$"
 RESTORE_TEST_TTL_PATTERN = r"^[1-9][0-9]{0,3}(h|d)$"
 MAX_RESTORE_TEST_TTL_HOURS = 30 * 24
+# A deployment identity is a tag value (at most 256 characters): printable, no spaces, bounded.
+DEPLOYMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+~-]*$"
+MAX_DEPLOYMENT_ID_CHARS = 200
+# What the platform sets for every function (fdk's ctx.AppName() and ctx.FnName() read them too).
+PLATFORM_NAME_VARIABLES = ("FN_APP_NAME", "FN_FN_NAME")
+
+
+def platform_deployment_id(environ: Mapping[str, str]) -> str | None:
+    """``<application>/<function>`` from the platform's names; None when either is missing.
+
+    Names that do not fit a tag value are kept readable in part and made unique by a digest.
+    """
+    names = [environ.get(name, "").strip() for name in PLATFORM_NAME_VARIABLES]
+    if not all(names):
+        return None
+    value = "/".join(names)
+    if len(value) <= MAX_DEPLOYMENT_ID_CHARS and re.fullmatch(DEPLOYMENT_ID_PATTERN, value):
+        return value
+    readable = re.sub(r"[^A-Za-z0-9._:/@+-]", "_", value)[:160].lstrip("._:/@+-") or "fn"
+    return f"{readable}~{hashlib.sha256(value.encode()).hexdigest()[:24]}"
 
 
 class Settings(BaseModel):
@@ -118,6 +139,9 @@ class Settings(BaseModel):
 
     dry_run: bool = False
     """Answer what would be created, copied and deleted, and call no mutating API."""
+
+    deployment_id: str | None = Field(None, pattern=DEPLOYMENT_ID_PATTERN, max_length=MAX_DEPLOYMENT_ID_CHARS)
+    """This deployment's identity, stamped on every backup (backup-deployment); default FN_APP_NAME/FN_FN_NAME."""
 
     max_concurrency: int = Field(16, ge=1, le=64)
     """Backups created at once for a multi-target trigger."""
@@ -398,6 +422,8 @@ class Settings(BaseModel):
             for name, value in environ.items()
             if name.startswith(ENV_PREFIX) and value != ""
         }
+        if "deployment_id" not in values and (platform := platform_deployment_id(environ)) is not None:
+            values["deployment_id"] = platform
         try:
             return cls.model_validate(values)
         except ValidationError as exc:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from backup_handler.oci.blockstorage import OciBlockStorage
+from backup_handler.runs.ownership import Ownership
 from backup_handler.settings import Settings
 from localdev.credentials import function_environment
 from localdev.emulator import BlockStorageEmulator
@@ -114,8 +115,19 @@ def blockstorage(
 
 # ------------------------------------------------------------------ lifecycle
 
-OWN = {"backup-trigger": "schedule", "backup-source": "20261120T000000Z/3600s"}
-"""The tags the function stamps on an automatic backup: what makes a seeded backup its own."""
+DEPLOYMENT = "backup-app/backup-handler"
+"""The deployment identity of a function process the fixtures start (FN_APP_NAME/FN_FN_NAME)."""
+OWN = {
+    "backup-trigger": "schedule",
+    "backup-source": "20261120T000000Z/3600s",
+    "backup-deployment": DEPLOYMENT,
+    "backup-kind": "volume",
+}
+"""The tags the function stamps on an automatic volume backup: what makes a seeded backup its own."""
+OWN_BOOT = {**OWN, "backup-kind": "bootVolume"}
+OWN_GROUP = {**OWN, "backup-kind": "volumeGroup"}
+COPY_SUFFIX = Ownership(DEPLOYMENT).copy_suffix
+"""How the fixtures' deployment names its copies: ``<source name><COPY_SUFFIX>``."""
 PEER_REGION = "us-phoenix-1"
 
 
@@ -125,9 +137,7 @@ def ago(days: float) -> datetime:
 
 def backup_end(backup_id: str, volume_id: str = VOLUMES[0], *, boot: bool = False) -> dict[str, Any]:
     """The createvolumebackup.end (or createbootvolumebackup.end) event of a backup, shaped as the sample."""
-    event = event_json("event-backup-end.json")
-    if boot:
-        event["eventType"] = "com.oraclecloud.blockvolumes.createbootvolumebackup.end"
+    event = event_json("event-bootbackup-end.json" if boot else "event-backup-end.json")
     event["eventID"] = f"end-{backup_id[-12:]}"
     event["data"]["resourceId"] = backup_id
     event["data"]["additionalDetails"]["volumeId"] = volume_id

@@ -300,7 +300,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeGroupBackups",
             "list[VolumeGroupBackup]",
-            "audit",
+            ("retention", "audit"),
             {"VOLUME_GROUP_BACKUP_INSPECT"},
         ),
         _op(
@@ -471,7 +471,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumes/{volumeId}",
             "Volume",
-            "restoreTests",
+            (*LIFECYCLE, "restoreTests"),
             {"VOLUME_INSPECT"},
             sandbox={"VOLUME_INSPECT"},
         ),
@@ -481,7 +481,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumes/{bootVolumeId}",
             "BootVolume",
-            "restoreTests",
+            (*LIFECYCLE, "restoreTests"),
             {"VOLUME_INSPECT"},
             sandbox={"VOLUME_INSPECT"},
         ),
@@ -520,8 +520,83 @@ OPERATIONS: dict[str, Operation] = {
             "PUT",
             "/bootVolumeBackups/{bootVolumeBackupId}",
             "BootVolumeBackup",
-            "restoreTests",
+            ("copies", "restoreTests"),
             {"BOOT_VOLUME_BACKUP_UPDATE", "VOLUME_INSPECT"},
+        ),
+        # Lifecycle of volume group backups, kept and deleted as units: deleting a group backup deletes its
+        # member backups too (VOLUME_GROUP_BACKUP_DELETE and VOLUME_BACKUP_DELETE / BOOT_VOLUME_BACKUP_DELETE).
+        # Only retention deletes; the coverage audit lists.
+        _op(
+            "GetVolumeGroupBackup",
+            "blockstorage",
+            "GET",
+            "/volumeGroupBackups/{volumeGroupBackupId}",
+            "VolumeGroupBackup",
+            "retention",
+            {"VOLUME_GROUP_BACKUP_INSPECT"},
+        ),
+        _op(
+            "DeleteVolumeGroupBackup",
+            "blockstorage",
+            "DELETE",
+            "/volumeGroupBackups/{volumeGroupBackupId}",
+            None,
+            "retention",
+            {"VOLUME_GROUP_BACKUP_DELETE", "VOLUME_BACKUP_DELETE", "BOOT_VOLUME_BACKUP_DELETE"},
+        ),
+        # A schedule's dry run previews its lifecycle catch-up: the compartment of each target, which the
+        # backup lists need, is read from the target itself (VOLUME_GROUP_INSPECT for a group).
+        _op(
+            "GetVolumeGroup",
+            "blockstorage",
+            "GET",
+            "/volumeGroups/{volumeGroupId}",
+            "VolumeGroup",
+            LIFECYCLE,
+            {"VOLUME_GROUP_INSPECT"},
+        ),
+        # Copies, in the destination region: a copy is read back after CopyVolumeBackup answers (a replayed
+        # retry token answers the first copy, which may since have been deleted), and the configured
+        # retention lock is set on it once AVAILABLE (UpdateVolumeBackup: VOLUME_BACKUP_UPDATE).
+        _op(
+            "GetCopiedVolumeBackup",
+            "copies",
+            "GET",
+            "/volumeBackups/{volumeBackupId}",
+            "VolumeBackup",
+            "copies",
+            {"VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
+            sdk_name="get_volume_backup",
+        ),
+        _op(
+            "GetCopiedBootVolumeBackup",
+            "copies",
+            "GET",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            "BootVolumeBackup",
+            "copies",
+            {"BOOT_VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
+            sdk_name="get_boot_volume_backup",
+        ),
+        _op(
+            "UpdateCopiedVolumeBackup",
+            "copies",
+            "PUT",
+            "/volumeBackups/{volumeBackupId}",
+            "VolumeBackup",
+            "copies",
+            {"VOLUME_BACKUP_UPDATE", "VOLUME_INSPECT"},
+            sdk_name="update_volume_backup",
+        ),
+        _op(
+            "UpdateCopiedBootVolumeBackup",
+            "copies",
+            "PUT",
+            "/bootVolumeBackups/{bootVolumeBackupId}",
+            "BootVolumeBackup",
+            "copies",
+            {"BOOT_VOLUME_BACKUP_UPDATE", "VOLUME_INSPECT"},
+            sdk_name="update_boot_volume_backup",
         ),
         # Reporting: custom metrics and failure summaries, after each invocation's answer is computed.
         _op(

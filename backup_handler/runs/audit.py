@@ -100,13 +100,12 @@ _LISTS: dict[TargetKind, _BackupList] = {
 }
 
 
-def made_by_deployment(backup: dict[str, Any], kind: TargetKind) -> bool:
-    """Whether this deployment made ``backup`` (not a copy): the one ownership check the audit uses."""
-    from backup_handler.runs.lifecycle import is_own
+def made_by_deployment(backup: dict[str, Any], kind: TargetKind, identity: str | None) -> bool:
+    """Whether this deployment made ``backup`` (not a copy): the one ownership check the audit uses, the
+    lifecycle's own (:class:`~backup_handler.runs.ownership.Ownership`). Without an identity, nothing is."""
+    from backup_handler.runs.ownership import KINDS, Ownership
 
-    if kind == "volumeGroup":  # a group backup carries the same stamps; its copy field is its own
-        return not backup.get("sourceVolumeGroupBackupId") and is_own(backup, "volume")
-    return is_own(backup, kind)
+    return identity is not None and Ownership(identity).judge(backup, KINDS[kind]) == "own"
 
 
 def restore_test_rule(settings: Settings) -> bool:
@@ -361,7 +360,7 @@ class Auditor:
                 resource.checked_time, resource.checked_id = created, backup_id
         if (
             self._settings.retention_lock
-            and made_by_deployment(item, kind)
+            and made_by_deployment(item, kind, self._settings.deployment_id)
             and (resource.own_time is None or created > resource.own_time)
         ):
             resource.own_time, resource.own_id, resource.own_lock = created, backup_id, _lock_problem(item)

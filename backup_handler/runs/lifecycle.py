@@ -1,190 +1,84 @@
-"""The lifecycle of the function's own backups: retention and cross-region copies.
+"""The lifecycle of this deployment's own backups: retention, cross-region copies, and when they run.
 
-It runs on the ``createvolumebackup.end`` / ``createbootvolumebackup.end`` event of a
-backup this function made (an Events rule with the function as action), and after a
-schedule tick as a catch-up for the volumes it backed up. It only ever acts on the
-function's **own** backups: those carrying the tags it stamps (``backup-trigger`` and
-``backup-source``), made through the API (``sourceType`` MANUAL) and not copies from
-elsewhere. Backups made by people, by OCI backup policies (``sourceType`` SCHEDULED)
-or copied in are never touched.
+It runs on the backup-end event of a backup (``createvolumebackup.end``,
+``createbootvolumebackup.end``, and ``createvolumegroupbackup.end`` should a tenancy emit it; an
+Events rule with the function as action), after a schedule tick as a catch-up for what the tick
+backed up, and as a preview of that catch-up in a schedule's dry run. Each acts on one *scope*
+at a time: the backups of one volume, boot volume or volume group, in one compartment.
 
-Retention (configuration only: ``BACKUP_RETENTION_KEEP_LAST``, ``BACKUP_RETENTION_MAX_AGE_DAYS``):
+The seams:
 
-- only AVAILABLE backups count toward keep-last: one still CREATING, or FAULTY, never
-  pushes a good one out, and is not deleted either;
-- a volume's newest AVAILABLE backup is never deleted, whatever the rule says;
-- a backup whose retention period is still running (``timeRetentionExpiresAt`` in the
-  future, or an indefinite retention) is never deleted: the API would refuse a locked one;
-- a delete that finds the backup already gone is fine, so redeliveries are safe.
+- :mod:`.ownership` — whose backup is it: only this deployment's own are ever deleted or copied
+  (its identity and every other stamped condition; members of group backups are left to their group;
+  other deployments' backups are counted in ``foreignOwnBackups`` and logged, never touched);
+- :mod:`.retention` — the pure keep/delete decision over a scope's AVAILABLE own backups, newest first;
+- :mod:`.copies` — copies, their limits and locks; :mod:`.lifecycle_calls` — the budgeted API calls;
+- :mod:`.lifecycle_result` — what a run did.
 
-Copies (``BACKUP_COPY_REGION``): each of the function's AVAILABLE backups is copied once
-(CopyVolumeBackup, called in the source region with ``destinationRegion``). Before copying,
-the destination is listed by ``sourceVolumeBackupId``; the copy carries a retry token that
-is a pure function of the source backup. OCI allows at most 10 copies in progress per
-source region: a limit answer is a retryable failure, never a loss. Retention applies to
-the copies in the destination region too, under the same rule, counting copies only.
+Deletion: what the rule deletes is deleted unless a hold, prevent-deletion or a running retention
+period protects it (counted in ``keptByProtection``). A 404 on a deletion is checked: a backup
+already TERMINATING or TERMINATED (another container handled the same event) counts as already
+deleted, anything else is an error (OCI answers 404 for a missing grant too). A refusal (a lock the
+list did not show, whatever status it comes with) is reported and never counted as a deletion.
+Volume group backups are kept and deleted as units (DeleteVolumeGroupBackup deletes their members);
+a member's own backup-end event drives its group's retention. Retention applies to the copies in the
+destination region too, under the same rule, counting copies only and ranking each by its source.
 
-A dry run lists (reads are fine) and reports what it would copy and delete, calling no
-mutating API. Deletions and copies go through the run's throttle.
+A dry run lists (reads are fine) and reports what it would delete and copy, calling no mutating API.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from backup_handler import logs
-from backup_handler.errors import ApiError, BackupError, DeadlineExceeded
+from backup_handler.errors import ApiError, BackupError, ConfigurationError
 from backup_handler.oci.api import OciApi
 from backup_handler.oci.throttling import AdaptiveLimiter
+from backup_handler.runs.copies import Copier
+from backup_handler.runs.lifecycle_calls import LifecycleCalls
+from backup_handler.runs.lifecycle_result import MAX_LISTED, LifecycleResult
+from backup_handler.runs.ownership import (
+    GONE_STATES,
+    KINDS,
+    RETAINED_TRIGGERS,
+    BackupKind,
+    Kind,
+    Ownership,
+    kind_of_backup,
+    parse_time,
+    protection,
+    tags_of,
+    target_kind,
+)
+from backup_handler.runs.retention import Candidate, Rule, decide, newest_first
 from backup_handler.settings import Settings
-from backup_handler.vocabulary.fields import SOURCE_TAG, TRIGGER_TAG
+from backup_handler.vocabulary.fields import DEPLOYMENT_TAG, TRIGGER_TAG
+
+__all__ = ["MAX_LISTED", "Lifecycle", "LifecycleResult", "kind_of_backup"]
 
 logger = logging.getLogger(__name__)
 
-BackupKind = Literal["volume", "bootVolume"]
 Place = Literal["source", "copies"]
-MIN_CALL_SECONDS = 0.25
-# Retention manages the backups the function makes on its own account. A manual backup was asked for by
-# a person ("before the upgrade") and is theirs to delete; counting it would also let anyone who may
-# invoke the function push the automatic backups out of keep-last with a few manual requests.
-RETAINED_TRIGGERS = frozenset({"event", "alarm", "schedule"})
-# Every backup the function made, manual ones included, is copied.
-TRIGGERS = frozenset({"manual", *RETAINED_TRIGGERS})
-# What a copy made by the function is named: how its copies are told from a person's copy of its backups.
-COPY_SUFFIX = " (copy)"
-# Entries listed per kind in an answer; the rest are counted.
-MAX_LISTED = 100
+# Identities of other deployments named in one log line, at most.
+MAX_LOGGED_IDENTITIES = 5
 
 
 @dataclass(frozen=True)
-class _Kind:
-    id_field: str
-    source_field: str
-    list_op: str
-    get_op: str
-    delete_op: str
-    copy_op: str
-    list_copies_op: str
-    delete_copy_op: str
-    path_param: str
+class Scope:
+    """The backups of one volume, boot volume or volume group, in one compartment."""
 
-
-KINDS: dict[BackupKind, _Kind] = {
-    "volume": _Kind(
-        "volumeId",
-        "sourceVolumeBackupId",
-        "ListVolumeBackups",
-        "GetVolumeBackup",
-        "DeleteVolumeBackup",
-        "CopyVolumeBackup",
-        "ListCopiedVolumeBackups",
-        "DeleteCopiedVolumeBackup",
-        "volumeBackupId",
-    ),
-    "bootVolume": _Kind(
-        "bootVolumeId",
-        "sourceBootVolumeBackupId",
-        "ListBootVolumeBackups",
-        "GetBootVolumeBackup",
-        "DeleteBootVolumeBackup",
-        "CopyBootVolumeBackup",
-        "ListCopiedBootVolumeBackups",
-        "DeleteCopiedBootVolumeBackup",
-        "bootVolumeBackupId",
-    ),
-}
-
-
-def kind_of_backup(backup_id: str) -> BackupKind | None:
-    if backup_id.startswith("ocid1.volumebackup."):
-        return "volume"
-    if backup_id.startswith("ocid1.bootvolumebackup."):
-        return "bootVolume"
-    return None
-
-
-def is_own(backup: dict[str, Any], kind: BackupKind, *, copy: bool = False) -> bool:
-    """Made by this function (its stamped tags, through the API); a copy only when ``copy`` is asked for."""
-    tags = backup.get("freeformTags") or {}
-    if not isinstance(tags, dict) or tags.get(TRIGGER_TAG) not in TRIGGERS or not tags.get(SOURCE_TAG):
-        return False
-    if backup.get("sourceType", "MANUAL") != "MANUAL":
-        return False
-    return bool(backup.get(KINDS[kind].source_field)) == copy
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def locked(backup: dict[str, Any], now: datetime) -> bool:
-    """Whether a retention period, lock, prevent-deletion or legal hold may still protect the backup.
-
-    Fails closed: an expiry that cannot be read counts as still running.
-    """
-    if backup.get("isIndefiniteRetentionEnabled"):
-        return True
-    raw = backup.get("timeRetentionExpiresAt")
-    if raw is None:
-        return bool(backup.get("isPreventDeletionEnabled"))
-    expires = _time(raw)
-    return expires is None or expires > now
-
-
-def copy_name(backup: dict[str, Any]) -> str:
-    name = backup.get("displayName") if isinstance(backup.get("displayName"), str) else backup.get("id")
-    return f"{str(name)[: 255 - len(COPY_SUFFIX)]}{COPY_SUFFIX}"
-
-
-@dataclass
-class LifecycleResult:
-    deleted: list[dict[str, Any]] = field(default_factory=list)
-    copied: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    retryable: bool = False
-
-    deleted_count: int = 0
-    copied_count: int = 0
-    complete: bool = False
-
-    def fail(self, resource_id: str, exc: BackupError) -> None:
-        failure = exc.failure()
-        if len(self.errors) < MAX_LISTED:
-            self.errors.append({"resourceId": resource_id, **failure.to_json()})
-        self.retryable = self.retryable or failure.retryable
-
-    def record(self, kind: Literal["deleted", "copied"], entry: dict[str, Any]) -> None:
-        listed = self.deleted if kind == "deleted" else self.copied
-        if len(listed) < MAX_LISTED:
-            listed.append(entry)
-        if kind == "deleted":
-            self.deleted_count += 1
-        else:
-            self.copied_count += 1
-
-    def document(self) -> dict[str, Any]:
-        return {
-            "deleted": self.deleted,
-            "copied": self.copied,
-            "deletedCount": self.deleted_count,
-            "copiedCount": self.copied_count,
-        }
+    kind: BackupKind
+    resource_id: str
+    compartment: str
 
 
 class Lifecycle:
-    """Retention and copies for the volumes a run backed up, or for one backup-end event."""
+    """Retention and copies for the volumes a run backed up, for one backup-end event, or as a preview."""
 
     def __init__(self, settings: Settings, api: OciApi, limiter: AdaptiveLimiter) -> None:
         self._settings = settings
@@ -196,20 +90,13 @@ class Lifecycle:
     def after_backup(
         self, backup_id: str, answer_by: float, *, dry_run: bool, result: LifecycleResult | None = None
     ) -> LifecycleResult:
-        """A backup-end event: apply retention to its volume and copy it, if the function made it."""
+        """A backup-end event: retention (and copies) for the scope of that backup, if this deployment made it."""
         result = result if result is not None else LifecycleResult()
         kind = kind_of_backup(backup_id)
-        if kind is None:
+        if kind is None or (run := self._start(answer_by, dry_run, result, backup_id)) is None:
             return result
         try:
-            spec = KINDS[kind]
-            backup = self._api.call(
-                spec.get_op, path={spec.path_param: backup_id}, budget_seconds=self._budget(answer_by)
-            ).data
-            if not isinstance(backup, dict) or not is_own(backup, kind):
-                logs.emit(logger, logging.INFO, "lifecycle", backupId=backup_id, outcome="not the function's own")
-                return result
-            self._volume(kind, backup, answer_by, dry_run, result)
+            run.event(KINDS[kind], backup_id)
         except BackupError as exc:
             result.fail(backup_id, exc)
         return result
@@ -217,181 +104,267 @@ class Lifecycle:
     def catch_up(
         self, created: list[dict[str, Any]], answer_by: float, *, dry_run: bool, result: LifecycleResult | None = None
     ) -> LifecycleResult:
-        """After a schedule tick: for each volume backed up, apply retention and copy what has no copy yet."""
+        """After a schedule tick: for each volume (group) backed up, apply retention and copy what has no copy."""
         result = result if result is not None else LifecycleResult()
-        seen: set[str] = set()
+        scopes = []
         for backup in created:
-            backup_id = backup.get("id")
-            kind = kind_of_backup(backup_id) if isinstance(backup_id, str) else None
-            volume_id = backup.get(KINDS[kind].id_field) if kind else None
-            if kind is None or not isinstance(volume_id, str) or volume_id in seen:
-                continue
-            seen.add(volume_id)
-            try:
-                self._volume(kind, backup, answer_by, dry_run, result)
-            except BackupError as exc:
-                result.fail(volume_id, exc)
+            kind = kind_of_backup(backup.get("id"))
+            scope_id = backup.get(KINDS[kind].id_field) if kind else None
+            compartment = backup.get("compartmentId")
+            if kind is not None and isinstance(scope_id, str) and isinstance(compartment, str):
+                scopes.append(Scope(kind, scope_id, compartment))
+        if scopes and (run := self._start(answer_by, dry_run, result, scopes[0].resource_id)) is not None:
+            run.scopes(scopes)
         return result
+
+    def preview(
+        self, targets: Iterable[tuple[str, str]], answer_by: float, *, result: LifecycleResult | None = None
+    ) -> LifecycleResult:
+        """A schedule's dry run: what the catch-up would delete and copy for ``(kind, resource id)`` targets.
+
+        Calls no mutating API; each target is read for its compartment (the backup lists need it).
+        """
+        result = result if result is not None else LifecycleResult()
+        targets = list(targets)
+        if not targets or (run := self._start(answer_by, True, result, targets[0][1])) is None:
+            return result
+        scopes = []
+        for kind_name, resource_id in targets:
+            kind = target_kind(kind_name)
+            if kind is None:
+                continue
+            spec = KINDS[kind]
+            try:
+                target = run.calls.get(spec.target_get_op, {spec.target_path_param: resource_id})
+            except BackupError as exc:
+                result.fail(resource_id, exc)
+                continue
+            compartment = target.get("compartmentId") if isinstance(target, dict) else None
+            if isinstance(compartment, str):
+                scopes.append(Scope(kind, resource_id, compartment))
+        run.scopes(scopes)
+        return result
+
+    def _start(self, answer_by: float, dry_run: bool, result: LifecycleResult, resource_id: str) -> _Run | None:
+        identity = self._settings.deployment_id
+        if not identity:
+            result.fail(
+                resource_id,
+                ConfigurationError(
+                    "retention and copies act only on this deployment's own backups, and its identity is "
+                    "unknown: set BACKUP_DEPLOYMENT_ID (OCI Functions sets FN_APP_NAME and FN_FN_NAME, "
+                    "the default)"
+                ),
+            )
+            return None
+        calls = LifecycleCalls(self._api, self._limiter, answer_by)
+        return _Run(self._settings, Ownership(identity), calls, result, dry_run)
+
+
+class _Run:
+    """One lifecycle run: its calls, what it found and did, and the copies it started."""
+
+    def __init__(
+        self, settings: Settings, ownership: Ownership, calls: LifecycleCalls, result: LifecycleResult, dry_run: bool
+    ) -> None:
+        self.settings = settings
+        self.ownership = ownership
+        self.calls = calls
+        self.result = result
+        self.dry_run = dry_run
+        self.rule = Rule(settings.retention_keep_last, settings.retention_max_age_days)
+        self.now = datetime.now(UTC)
+        self.copier = Copier(settings, ownership, calls, result, dry_run=dry_run) if settings.copy_region else None
+
+    # ------------------------------------------------------------ what to act on
+
+    def event(self, kind: Kind, backup_id: str) -> None:
+        backup = self.calls.get(kind.get_op, {kind.path_param: backup_id})
+        verdict = self.ownership.judge(backup, kind)
+        if verdict == "member":
+            self.result.members += 1
+            self._group_of_member(backup)
+            return
+        if verdict == "foreign":
+            self.result.foreign_own += 1
+            self._log_foreign(backup_id, [backup])
+            return
+        scope_id, compartment = backup.get(kind.id_field), backup.get("compartmentId")
+        if verdict != "own" or not isinstance(scope_id, str) or not isinstance(compartment, str):
+            logs.emit(logger, logging.INFO, "lifecycle", backupId=backup_id, outcome="not this deployment's own")
+            return
+        self.scope(Scope(kind.name, scope_id, compartment))
+
+    def _group_of_member(self, member: dict[str, Any]) -> None:
+        """A member backup's event: its group backup's scope, when the group is this deployment's own."""
+        group_id = member.get("volumeGroupBackupId")
+        group_kind = KINDS["volumeGroup"]
+        if kind_of_backup(group_id) != "volumeGroup":
+            logs.emit(logger, logging.INFO, "lifecycle", backupId=member.get("id"), outcome="member backup")
+            return
+        group = self.calls.get(group_kind.get_op, {group_kind.path_param: str(group_id)})
+        if self.ownership.judge(group, group_kind) == "own" and isinstance(group.get("volumeGroupId"), str):
+            self.scope(Scope("volumeGroup", group["volumeGroupId"], str(group.get("compartmentId"))))
+        else:
+            logs.emit(logger, logging.INFO, "lifecycle", backupId=member.get("id"), outcome="member of another's group")
+
+    def scopes(self, scopes: list[Scope]) -> None:
+        for scope in dict.fromkeys(scopes):
+            try:
+                self.scope(scope)
+            except BackupError as exc:
+                self.result.fail(scope.resource_id, exc)
 
     # --------------------------------------------------------------- the rules
 
-    def _volume(
-        self, kind: BackupKind, backup: dict[str, Any], answer_by: float, dry_run: bool, result: LifecycleResult
-    ) -> None:
-        spec = KINDS[kind]
-        volume_id, compartment = backup.get(spec.id_field), backup.get("compartmentId")
-        if not isinstance(volume_id, str) or not isinstance(compartment, str):
+    def scope(self, scope: Scope) -> None:
+        kind = KINDS[scope.kind]
+        listed = self.calls.list(kind.list_op, {"compartmentId": scope.compartment, kind.id_field: scope.resource_id})
+        own, foreign = [], []
+        for item in listed:
+            verdict = self.ownership.judge(item, kind, scope_id=scope.resource_id, compartment=scope.compartment)
+            if verdict == "own":
+                own.append(item)
+            elif verdict == "foreign":
+                foreign.append(item)
+            elif verdict == "member":
+                self.result.members += 1
+        if foreign:
+            self.result.foreign_own += len(foreign)
+            self._log_foreign(scope.resource_id, foreign)
+        candidates = newest_first(
+            [
+                Candidate(item, created)
+                for item in own
+                if item.get("lifecycleState") == "AVAILABLE"
+                and tags_of(item).get(TRIGGER_TAG) in RETAINED_TRIGGERS
+                and (created := parse_time(item.get("timeCreated"))) is not None
+            ]
+        )
+        dropped = self._retain(kind, "source", candidates)
+        if self.copier is None or kind.copy_op is None:
             return
+        # Copied: what the rule keeps (never a backup kept only by a lock) and every manual backup.
+        wanted = newest_first(
+            [
+                Candidate(item, created)
+                for item in own
+                if item.get("lifecycleState") == "AVAILABLE"
+                and str(item.get("id")) not in dropped
+                and (created := parse_time(item.get("timeCreated"))) is not None
+            ]
+        )
+        source_times = {str(item.get("id")): parse_time(item.get("timeCreated")) for item in own}
+        try:
+            listed, copies = self._copies_of(kind, scope)
+            self.copier.copy(kind, scope.resource_id, scope.compartment, [c.backup for c in wanted], listed)
+        except BackupError as exc:
+            self.result.fail(scope.resource_id, exc)
+            return
+        ranked = [
+            Candidate(copy, when)
+            for copy in copies
+            if copy.get("lifecycleState") == "AVAILABLE"
+            and tags_of(copy).get(TRIGGER_TAG) in RETAINED_TRIGGERS
+            and (when := source_times.get(str(copy.get(kind.source_field))) or parse_time(copy.get("timeCreated")))
+            is not None
+        ]
+        # The copy of a source the rule keeps is kept too, whatever its rank among the copies (a copy of a newer
+        # source deleted meanwhile can outrank it): pruning it would only make it be copied again next run.
+        wanted_ids = {str(candidate.backup.get("id")) for candidate in wanted}
+        dropped_copies = self._retain(
+            kind, "copies", newest_first(ranked), spare=lambda copy: str(copy.get(kind.source_field)) in wanted_ids
+        )
+        self.copier.lock(kind, [copy for copy in copies if str(copy.get("id")) not in dropped_copies])
+
+    def _copies_of(self, kind: Kind, scope: Scope) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every backup in the destination that says it is of the scope's volume, and of those this deployment's
+        copies (each checked to be a copy of this volume: a copy that does not say its volume is never pruned)."""
+        assert kind.list_copies_op is not None
+        query = {"compartmentId": scope.compartment, kind.id_field: scope.resource_id}
+        listed = [
+            item for item in self.calls.list(kind.list_copies_op, query) if item.get(kind.id_field) == scope.resource_id
+        ]
         own = [
             item
-            for item in self._list(spec.list_op, compartment, {spec.id_field: volume_id}, answer_by)
-            if is_own(item, kind)
+            for item in listed
+            if self.ownership.judge(item, kind, scope_id=scope.resource_id, compartment=scope.compartment, copy=True)
+            == "own"
         ]
-        # Retention first: a backup about to be deleted is not worth copying.
-        retained = [item for item in own if (item.get("freeformTags") or {}).get(TRIGGER_TAG) in RETAINED_TRIGGERS]
-        deleted = self._retain(kind, "source", retained, answer_by, dry_run, result)
-        if not self._settings.copy_region:
-            return
-        kept = [item for item in own if item.get("id") not in deleted and item.get("lifecycleState") == "AVAILABLE"]
-        kept.sort(key=lambda item: _time(item.get("timeCreated")) or datetime.min.replace(tzinfo=UTC))
-        source_times = {item.get("id"): _time(item.get("timeCreated")) for item in own}
-        try:
-            for item in kept:  # oldest first
-                self._copy(kind, item, compartment, answer_by, dry_run, result)
-            copies = [
-                item
-                for item in self._list(spec.list_copies_op, compartment, {spec.id_field: volume_id}, answer_by)
-                if is_own(item, kind, copy=True)
-                and str(item.get("displayName", "")).endswith(COPY_SUFFIX)
-                and (item.get("freeformTags") or {}).get(TRIGGER_TAG) in RETAINED_TRIGGERS
-            ]
-        except BackupError as exc:
-            result.fail(volume_id, exc)
-            return
-
-        # A copy ranks by its source backup's time where the source is known, so pruning the copies keeps
-        # the copies of the newest backups, whatever order the copies themselves were made in.
-        def ranked(item: dict[str, Any]) -> datetime | None:
-            return source_times.get(item.get(spec.source_field)) or _time(item.get("timeCreated"))
-
-        self._retain(kind, "copies", copies, answer_by, dry_run, result, ranked)
+        return listed, own
 
     def _retain(
         self,
-        kind: BackupKind,
+        kind: Kind,
         place: Place,
-        own: list[dict[str, Any]],
-        answer_by: float,
-        dry_run: bool,
-        result: LifecycleResult,
-        ranked: Callable[[dict[str, Any]], datetime | None] | None = None,
+        candidates: list[Candidate],
+        spare: Callable[[dict[str, Any]], bool] = lambda backup: False,
     ) -> set[str]:
-        """Delete what falls outside the rule; the ids deleted (or, in a dry run, that would be)."""
-        keep_last, max_age = self._settings.retention_keep_last, self._settings.retention_max_age_days
-        deleted: set[str] = set()
-        if not keep_last and not max_age:
-            return deleted
-        now = datetime.now(UTC)
-        when = ranked or (lambda item: _time(item.get("timeCreated")))
-        available = [item for item in own if item.get("lifecycleState") == "AVAILABLE" and when(item) is not None]
-        available.sort(key=lambda item: when(item) or now, reverse=True)
-        for position, item in enumerate(available[1:], start=1):  # the newest AVAILABLE one always stays
-            created = when(item) or now
-            reason = None
-            if keep_last and position >= keep_last:
-                reason = f"beyond the newest {keep_last} AVAILABLE backups of the volume"
-            elif max_age and now - created > timedelta(days=max_age):
-                reason = f"older than {max_age} days"
-            if reason is None or locked(item, now):
+        """Apply the rule to ``candidates`` (newest first), except to what ``spare`` keeps; the OCIDs the rule
+        drops (deleted, or kept only because something protects them)."""
+        dropped: set[str] = set()
+        if not self.rule.active:
+            return dropped
+        for decision in decide(candidates, self.rule, self.now):
+            backup_id = str(decision.backup.get("id"))
+            if decision.keep or spare(decision.backup):
                 continue
-            if self._delete(kind, place, item, reason, answer_by, dry_run, result):
-                deleted.add(str(item.get("id")))
-        return deleted
+            dropped.add(backup_id)
+            protected = protection(decision.backup, self.now)
+            if protected is not None:
+                self.result.protected += 1
+                logs.emit(
+                    logger, logging.INFO, "retention", backupId=backup_id, outcome="kept", reason=protected, place=place
+                )
+                continue
+            self._delete(kind, place, decision.backup, decision.reason)
+        return dropped
 
     # ------------------------------------------------------------------- calls
 
-    def _budget(self, answer_by: float) -> float:
-        budget = answer_by - time.monotonic()
-        if budget < MIN_CALL_SECONDS:
-            raise DeadlineExceeded("the deadline came before the backup lifecycle was done")
-        return budget
-
-    def _list(self, op: str, compartment: str, query: dict[str, str], answer_by: float) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for page in self._api.pages(
-            op, query={"compartmentId": compartment, **query}, budget=lambda: self._budget(answer_by)
-        ):
-            found.extend(page)
-        return found
-
-    def _mutate(self, op: str, answer_by: float, **kwargs: Any) -> Any:
-        with self._limiter.slot(answer_by - MIN_CALL_SECONDS) as slot:
-            if not slot:
-                raise DeadlineExceeded("the deadline came before the backup lifecycle was done")
-            try:
-                return self._api.call(op, budget_seconds=self._budget(answer_by), **kwargs)
-            except ApiError as exc:
-                if exc.status == 429:
-                    slot.mark_throttled()
-                raise
-
-    def _delete(
-        self,
-        kind: BackupKind,
-        place: Place,
-        item: dict[str, Any],
-        reason: str,
-        answer_by: float,
-        dry_run: bool,
-        result: LifecycleResult,
-    ) -> bool:
-        spec = KINDS[kind]
+    def _delete(self, kind: Kind, place: Place, item: dict[str, Any], reason: str) -> None:
         backup_id = str(item.get("id"))
-        region = self._settings.copy_region if place == "copies" else None
-        entry = {"backupId": backup_id, "volumeId": item.get(spec.id_field), "reason": reason, "region": region}
-        if not dry_run:
-            op = spec.delete_copy_op if place == "copies" else spec.delete_op
+        region = self.settings.copy_region if place == "copies" else None
+        entry = {"backupId": backup_id, kind.id_field: item.get(kind.id_field), "reason": reason, "region": region}
+        if not self.dry_run:
+            op = kind.delete_copy_op if place == "copies" else kind.delete_op
+            assert op is not None
             try:
-                self._mutate(op, answer_by, path={spec.path_param: backup_id})
-            except BackupError as exc:
-                # A 404 too: OCI answers NotAuthorizedOrNotFound for a missing grant as for a missing backup,
-                # and a backup gone already is listed TERMINATED, never offered for deletion again.
-                result.fail(backup_id, exc)
-                return False
-        result.record("deleted", {key: value for key, value in entry.items() if value is not None})
-        logs.emit(logger, logging.INFO, "retention", dryRun=dry_run or None, **entry)
-        return True
-
-    def _copy(
-        self,
-        kind: BackupKind,
-        item: dict[str, Any],
-        compartment: str,
-        answer_by: float,
-        dry_run: bool,
-        result: LifecycleResult,
-    ) -> None:
-        spec = KINDS[kind]
-        backup_id = str(item.get("id"))
-        existing = self._list(spec.list_copies_op, compartment, {spec.source_field: backup_id}, answer_by)
-        if any(copy.get("lifecycleState") not in ("TERMINATING", "TERMINATED") for copy in existing):
-            return
-        region = self._settings.copy_region
-        body: dict[str, Any] = {"destinationRegion": region, "displayName": copy_name(item)}
-        if self._settings.copy_kms_key_id:
-            body["kmsKeyId"] = self._settings.copy_kms_key_id
-        copy_id = None
-        if not dry_run:
-            token = hashlib.sha256(f"copy\n{backup_id}\n{region}".encode()).hexdigest()
-            try:
-                answer = self._mutate(
-                    spec.copy_op, answer_by, path={spec.path_param: backup_id}, body=body, retry_token=token
-                )
+                self.calls.mutate(op, path={kind.path_param: backup_id})
             except ApiError as exc:
-                result.fail(backup_id, exc)
+                if exc.status == 404 and self._gone(kind, place, backup_id):
+                    self.result.already_deleted += 1
+                    logs.emit(logger, logging.INFO, "retention", backupId=backup_id, outcome="already deleted")
+                    return
+                self.result.fail(backup_id, exc)
                 return
-            copy_id = answer.data.get("id") if isinstance(answer.data, dict) else None
-        result.record("copied", {"backupId": backup_id, "copyId": copy_id, "region": region})
+            except BackupError as exc:
+                self.result.fail(backup_id, exc)
+                return
+        self.result.record("deleted", {key: value for key, value in entry.items() if value is not None})
+        logs.emit(logger, logging.INFO, "retention", dryRun=self.dry_run or None, **entry)
+
+    def _gone(self, kind: Kind, place: Place, backup_id: str) -> bool:
+        """After a 404 on a deletion: whether the backup is TERMINATING or TERMINATED (deleted by another run)."""
+        op = kind.get_copy_op if place == "copies" else kind.get_op
+        if op is None:
+            return False
+        try:
+            backup = self.calls.get(op, {kind.path_param: backup_id})
+        except BackupError:
+            return False
+        return isinstance(backup, dict) and backup.get("lifecycleState") in GONE_STATES
+
+    def _log_foreign(self, resource_id: str, backups: list[dict[str, Any]]) -> None:
+        identities = sorted({str(tags_of(b).get(DEPLOYMENT_TAG, "(none)"))[:80] for b in backups})
         logs.emit(
-            logger, logging.INFO, "copy", backupId=backup_id, copyId=copy_id, region=region, dryRun=dry_run or None
+            logger,
+            logging.WARNING,
+            "foreign-backups",
+            resourceId=resource_id,
+            count=len(backups),
+            identities=identities[:MAX_LOGGED_IDENTITIES],
+            deployment=self.ownership.identity,
+            note="backups with the function's tags but another deployment's identity (or none) are never "
+            "deleted or copied; see the README to move them to this deployment",
         )

@@ -27,7 +27,8 @@ kept; OCI's 64-tag limit is checked first), so one list call per compartment sho
 test. A backup another deployment tested counts too.
 
 **The stamp** on a test volume is two freeform tags: ``backup-restore-test-of`` = the source backup's
-OCID and ``backup-deployment`` = this deployment's identity (:func:`deployment_identity`). A test volume is
+OCID and ``backup-deployment`` = this deployment's identity (``BACKUP_DEPLOYMENT_ID``, by default
+``<FN_APP_NAME>/<FN_FN_NAME>``). A test volume is
 deleted only when all three hold, each read from the API's own record of the volume (never from an event):
 
 - it is in the sandbox compartment;
@@ -61,14 +62,12 @@ from backup_handler.oci.api import OciApi
 from backup_handler.oci.throttling import AdaptiveLimiter
 from backup_handler.runs.cadence import Cadence, full_due, parse_cadence
 from backup_handler.settings import Settings
-from backup_handler.vocabulary.fields import MAX_TAGS, RESTORE_RESULT_TAG, RESTORE_TEST_TAG
+from backup_handler.vocabulary.fields import DEPLOYMENT_TAG, MAX_TAGS, RESTORE_RESULT_TAG, RESTORE_TEST_TAG
 
 logger = logging.getLogger(__name__)
 
 Kind = Literal["volume", "bootVolume"]
 # The deployment's identity on what it makes (the same tag key and value the lifecycle stamps on backups).
-DEPLOYMENT_TAG = "backup-deployment"
-DEPLOYMENT_VARIABLE = "BACKUP_DEPLOYMENT_ID"
 MAX_TAG_VALUE_CHARS = 256
 MIN_CALL_SECONDS = 0.25
 # Entries listed per kind in an answer; the rest are counted.
@@ -79,21 +78,6 @@ PER_VOLUME_LISTING = 10
 TEST_NAME_PREFIX = "restore-test-"
 _TAG_TIME = "%Y-%m-%dT%H:%M:%SZ"
 _GONE = frozenset({"TERMINATING", "TERMINATED"})
-
-
-def deployment_identity(environ: Mapping[str, str]) -> str:
-    """Which deployment made a resource: ``BACKUP_DEPLOYMENT_ID``, else ``<FN_APP_NAME>/<FN_FN_NAME>``.
-
-    Bounded to a tag value (256 characters): a longer identity keeps its start and a digest of the whole.
-    """
-    identity = environ.get(DEPLOYMENT_VARIABLE, "").strip()
-    if not identity:
-        app, function = environ.get("FN_APP_NAME", ""), environ.get("FN_FN_NAME", "")
-        identity = f"{app}/{function}" if app or function else environ.get("FN_FN_ID", "") or "backup-handler"
-    if len(identity) > MAX_TAG_VALUE_CHARS:
-        digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
-        identity = f"{identity[: MAX_TAG_VALUE_CHARS - 33]}#{digest}"
-    return identity
 
 
 def ttl_of(text: str) -> timedelta:

@@ -40,10 +40,19 @@ DefinedTags = Annotated[dict[TagKey, Annotated[dict[TagKey, TagValue], at_most(M
 # Tags the function stamps on every backup; neither an invoker nor the configuration can set them.
 TRIGGER_TAG = "backup-trigger"
 SOURCE_TAG = "backup-source"
+# Which deployment of the function made the backup (BACKUP_DEPLOYMENT_ID): retention and copies act
+# only on the backups of their own deployment.
+DEPLOYMENT_TAG = "backup-deployment"
+# What the backup is a backup of ("volume", "bootVolume", "volumeGroup"): a member backup of a volume
+# group backup that inherits its group's tags says "volumeGroup", so it is never retained on its own.
+KIND_TAG = "backup-kind"
+# Set by the lifecycle on a boot volume backup OCI refuses to copy for good (not a platform image).
+COPY_TAG = "backup-copy"
+STAMPED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG, DEPLOYMENT_TAG, KIND_TAG})
 # A restore test's result, written on the backup it restored: ``passed:<time>:<seconds>`` or ``failed:...``.
 # Reserved, so that no invoker or configuration can make a backup look tested.
 RESTORE_RESULT_TAG = "backup-restore-test"
-RESERVED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG, RESTORE_RESULT_TAG})
+RESERVED_TAGS = STAMPED_TAGS | {COPY_TAG, RESTORE_RESULT_TAG}
 # On a volume a restore test made: the backup it was restored from. A volume carrying it is never backed up.
 RESTORE_TEST_TAG = "backup-restore-test-of"
 # BACKUP_FREEFORM_TAGS leaves room for the stamped tags within OCI's limit.

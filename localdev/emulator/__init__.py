@@ -19,7 +19,7 @@ It serves, over HTTP on loopback, the paths the function uses:
   ``createvolume.end`` / ``createbootvolume.begin`` events come from
   :meth:`~BlockStorageEmulator.volume_events`
 - ``GET /20160918/volumeGroups[/{id}]``; ``POST /20160918/volumeGroupBackups`` (one member backup per
-  volume) and ``GET /20160918/volumeGroupBackups[/{id}]``
+  volume), ``GET /20160918/volumeGroupBackups[/{id}]`` and ``DELETE`` (the members with their group)
 - Identity's ``GET /20160918/compartments[/{id}]`` (children, or the tenancy's whole subtree)
 - Monitoring's ``POST /20180401/metrics`` (PostMetricData, the telemetry-ingestion endpoint) and
   Notifications' ``POST /20181201/topics/{topicId}/messages`` (PublishMessage): other hosts in OCI,
@@ -41,7 +41,10 @@ and like the service it:
   progress, through its group or not (409 ``Conflict``), and keeps ``opc-retry-token`` semantics;
 - answers 400 ``MissingParameter`` / ``InvalidParameter`` for a missing or malformed query parameter;
 - optionally throttles bursts: above ``max_concurrent_creates`` creates (group backups included) at
-  once, 429 ``TooManyRequests``; above ``max_concurrent_copies`` copies in progress, 429 too.
+  once, 429 ``TooManyRequests``; above ``max_concurrent_copies`` copies in progress, or a second copy
+  of one boot volume's backups, the copy-limit refusal; a boot volume backup of an image not in
+  ``platform_images`` is never copied;
+- where OCI's answer is undocumented, gives the plausible one a test picks (:mod:`.variants`).
 
 Faults are injected by schedule from the test's side (:meth:`BlockStorageEmulator.inject`):
 ``the next N creates answer 429/500/503``, ``drop the connection`` (before or after the
@@ -70,6 +73,7 @@ Modules, one job each:
   backups), :mod:`.compartments` (Identity), :mod:`.monitoring` (custom metrics),
   :mod:`.notifications` (topics and their messages) — the resource families' stores and operations;
 - :mod:`.retention` — retention fields, their checks and what a lock forbids;
+- :mod:`.variants` — the answer given where OCI does not document its own;
 - :mod:`.clock` — the emulator's clock, which tests move forward;
 - :mod:`.events` — backup-end and volume events as OCI Events delivers them;
 - :mod:`.pagination` — list pages.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from localdev.emulator.clock import Clock
+    from localdev.emulator.variants import Variants
 
 Stores_co = TypeVar("Stores_co", covariant=True)
 
@@ -143,6 +144,8 @@ class Service(Protocol[Stores_co]):
     extra_backup_fields: dict[str, Any]
     copy_seconds: float
     max_concurrent_copies: int
+    platform_images: set[str]
+    variants: Variants
 
     def peer(self, region: str) -> Peer | None:
         """The emulator of another region linked to this one, if any."""

@@ -1,9 +1,10 @@
 """Volume backups and boot volume backups: the store, Create (with retry tokens), Get and List.
 
 Like the service, a create 404s an unknown volume, refuses a second backup of a volume while
-one is in progress (409 ``Conflict``), and keeps ``opc-retry-token`` semantics: the same token
-with the same body returns the original response; with a different body, 409 ``Conflict``; a
-token whose backup was deleted answers 409 ``InvalidatedRetryToken``. A backup is ``CREATING``
+one is in progress (409 ``Conflict``), and keeps ``opc-retry-token`` semantics for 24 hours of the
+service's clock: the same token with the same body returns the original response; with a
+different body, 409 ``Conflict``; a token whose backup was deleted answers 409
+``InvalidatedRetryToken``. A backup is ``CREATING``
 for the service's ``in_progress_seconds`` (a copy: its own window), then ``AVAILABLE``; only a
 ``CREATING`` backup moves on by itself (a ``TERMINATED`` or seeded one keeps its state). A create
 takes the retention fields of :mod:`.retention` and is stamped with the service's clock.
@@ -27,7 +28,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from localdev.emulator import retention
@@ -90,6 +91,20 @@ class TokenRecord:
     body_digest: str
     response: dict[str, Any]
     backup_id: str
+    issued: datetime | None = None  # by the service's clock
+
+
+# Block Storage keeps a retry token for 24 hours.
+TOKEN_LIFETIME = timedelta(hours=24)
+
+
+def remembered(tokens: dict[str, TokenRecord], token: str | None, now: datetime) -> TokenRecord | None:
+    """What ``token`` was used for, unless it was never used or 24 hours (by the service's clock) have passed."""
+    record = tokens.get(token) if token is not None else None
+    if record is not None and record.issued is not None and now - record.issued >= TOKEN_LIFETIME:
+        del tokens[token]  # type: ignore[arg-type]
+        return None
+    return record
 
 
 @dataclass
@@ -149,10 +164,16 @@ class BackupStore:
         return ended
 
 
+def kind_of(backup: Mapping[str, Any]) -> Kind | None:
+    """The kind of a backup record, by its OCID (a copy need not say its volume)."""
+    backup_type = str(backup.get("id", "")).split(".")[1:2]
+    return next((kind for kind, name in _OCID_TYPE.items() if [name] == backup_type), None)
+
+
 def find(service: Service[BackupsOnly], backup_id: str, kind: Kind) -> dict[str, Any]:
     """A backup of ``kind`` that is not terminated (404 ``NotAuthorizedOrNotFound`` otherwise)."""
     record = service.state.backups.records.get(backup_id)
-    if record is None or ID_FIELD[kind] not in record or record["lifecycleState"] == "TERMINATED":
+    if record is None or kind_of(record) != kind or record["lifecycleState"] == "TERMINATED":
         raise not_found(backup_id)
     return record
 
@@ -196,7 +217,7 @@ def _list(service: Service[Stores], request: Request, kind: Kind) -> Response:
     items = [
         backup
         for backup in (store.view(backup_id, service.in_progress_seconds) for backup_id in store.records)
-        if ID_FIELD[kind] in backup and all(backup.get(name) == value for name, value in filters)
+        if kind_of(backup) == kind and all(backup.get(name) == value for name, value in filters)
     ]
     if sort_by == "DISPLAYNAME":
         items.sort(key=lambda backup: str(backup["displayName"]), reverse=sort_order == "DESC")
@@ -232,8 +253,7 @@ def _create(service: Service[Stores], kind: Kind, body: dict[str, Any], token: s
     volume_id = validate_create(body, ID_FIELD[kind], _OPTIONAL_FIELDS, token)
     store = service.state.backups
     digest = hashlib.sha256(json.dumps([kind, body], sort_keys=True).encode()).hexdigest()
-    if token is not None and token in store.tokens:
-        record = store.tokens[token]
+    if (record := remembered(store.tokens, token, service.clock.now())) is not None:
         if not store.live(record.backup_id):
             raise ErrorResponse(409, "InvalidatedRetryToken", "The retry token was invalidated by a later operation")
         if record.body_digest != digest:
@@ -248,7 +268,7 @@ def _create(service: Service[Stores], kind: Kind, body: dict[str, Any], token: s
     store.announce.append(backup["id"])
     answer = {**backup, **unknown_sizes(backup)}  # in progress: sizes not known yet
     if token is not None:
-        store.tokens[token] = TokenRecord(digest, answer, backup["id"])
+        store.tokens[token] = TokenRecord(digest, answer, backup["id"], service.clock.now())
     return Response(200, answer)
 
 
@@ -325,7 +345,7 @@ def new_backup(
     backup[SOURCE_FIELD[kind]] = None
     if kind == "bootVolume":  # BootVolumeBackup has no MB sizes (the SDK's model): GB only, and an image
         del backup["sizeInMBs"], backup["uniqueSizeInMbs"]
-        backup["imageId"] = None
+        backup["imageId"] = volume.get("imageId")
     return backup
 
 

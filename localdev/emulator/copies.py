@@ -13,9 +13,15 @@ same request answers the first copy again; with a different one, 409 ``Conflict`
 Refusals: an unknown or terminated source, 404 ``NotAuthorizedOrNotFound``; a source not
 ``AVAILABLE``, 409 ``IncorrectState`` (it will be, so retrying helps); a destination that is this
 region or not linked, 400 ``InvalidParameter``. Like the service, at most ``max_concurrent_copies``
-(10 by default) copies from one source region may be in progress at once; beyond that the copy
-is refused with 429 ``TooManyRequests`` — a limit on concurrent work that frees by itself, which
-the SDK's default strategy retries with back-off, as it should.
+(10 by default) copies from one source region may be in progress at once, and at most one copy of
+the backups of one boot volume; beyond that the copy is refused with the copy-limit refusal
+(``variants.copy_limit_refusal``; OCI does not document it: 429 ``TooManyRequests`` by default) — a
+limit on concurrent work that frees by itself. A boot volume backup is copied only when its
+``imageId`` is one of ``platform_images`` (platform images, and custom images built from them); any
+other is refused with ``variants.boot_copy_refusal`` (400 ``InvalidParameter`` by default), every time.
+
+What the copy says in the destination where OCI does not document it follows the destination's
+variants: ``volumeId`` / ``bootVolumeId`` (``copy_volume_id``) and ``sourceType`` (``copy_source_type``).
 """
 
 from __future__ import annotations
@@ -28,7 +34,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from localdev.emulator.api import ErrorResponse, Request, Response, Service, json_object, new_ocid
-from localdev.emulator.backups import ID_FIELD, SOURCE_FIELD, BackupStore, Kind, TokenRecord, find, unknown_sizes
+from localdev.emulator.backups import (
+    ID_FIELD,
+    SOURCE_FIELD,
+    BackupStore,
+    Kind,
+    TokenRecord,
+    find,
+    kind_of,
+    remembered,
+    unknown_sizes,
+)
 
 
 class Stores(Protocol):
@@ -51,11 +67,17 @@ class CopyStore:
     """Copies this region started (for the concurrency limit) and the retry tokens they used."""
 
     started: dict[str, tuple[float, float]] = field(default_factory=dict)  # copy → (monotonic start, window)
+    of_volume: dict[str, str] = field(default_factory=dict)  # copy → the volume its source is a backup of
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
 
-    def in_flight(self) -> int:
+    def in_flight(self, volume_id: str | None = None) -> int:
+        """Copies in progress (of backups of ``volume_id``, when given)."""
         moment = time.monotonic()
-        return sum(1 for start, window in self.started.values() if moment - start < window)
+        return sum(
+            1
+            for copy_id, (start, window) in self.started.items()
+            if moment - start < window and (volume_id is None or self.of_volume.get(copy_id) == volume_id)
+        )
 
 
 def copy_volume_backup(service: Service[Stores], request: Request) -> Response:
@@ -73,8 +95,7 @@ def _copy(service: Service[Stores], request: Request, kind: Kind) -> Response:
     store = service.state.copies
     token = request.retry_token
     digest = hashlib.sha256(json.dumps([kind, backup_id, body], sort_keys=True).encode()).hexdigest()
-    if token is not None and token in store.tokens:
-        record = store.tokens[token]
+    if (record := remembered(store.tokens, token, service.clock.now())) is not None:
         if record.body_digest != digest:
             raise ErrorResponse(409, "Conflict", "The retry token was already used for a different request")
         return Response(200, record.response)
@@ -87,14 +108,24 @@ def _copy(service: Service[Stores], request: Request, kind: Kind) -> Response:
     peer = service.peer(region)
     if peer is None:
         raise ErrorResponse(400, "InvalidParameter", f"Unknown or unsubscribed destinationRegion: {region[:64]}")
+    volume_id = str(source[ID_FIELD[kind]])
+    if kind == "bootVolume":
+        if source.get("imageId") not in service.platform_images:
+            status, code = service.variants.boot_copy_refusal
+            raise ErrorResponse(
+                status, code, "Only backups of boot volumes of platform images (or custom images from them) copy"
+            )
+        if store.in_flight(volume_id):
+            status, code = service.variants.copy_limit_refusal
+            raise ErrorResponse(status, code, f"A copy of a backup of boot volume {volume_id} is in progress")
     if store.in_flight() >= service.max_concurrent_copies:
-        raise ErrorResponse(
-            429, "TooManyRequests", f"At most {service.max_concurrent_copies} backup copies may be in progress"
-        )
+        status, code = service.variants.copy_limit_refusal
+        raise ErrorResponse(status, code, f"At most {service.max_concurrent_copies} backup copies may be in progress")
     copy = peer.accept_copy(source, body, service.copy_seconds)
     store.started[copy["id"]] = (time.monotonic(), service.copy_seconds)
+    store.of_volume[copy["id"]] = volume_id
     if token is not None:
-        store.tokens[token] = TokenRecord(digest, copy, copy["id"])
+        store.tokens[token] = TokenRecord(digest, copy, copy["id"], service.clock.now())
     return Response(200, copy)
 
 
@@ -120,15 +151,16 @@ def receive(
     service: Service[Stores], source: Mapping[str, Any], body: Mapping[str, Any], seconds: float
 ) -> dict[str, Any]:
     """Start, in ``service``'s region, a copy of another region's backup ``source``; the new backup."""
-    id_field = next(name for name in ID_FIELD.values() if name in source)
-    kind: Kind = "volume" if id_field == "volumeId" else "bootVolume"
+    kind = kind_of(source)
+    assert kind is not None
+    id_field = ID_FIELD[kind]
     created = service.clock.stamp()
     copy: dict[str, Any] = {
         "id": new_ocid(_OCID_TYPE[id_field], service.region),
         id_field: source[id_field],
         **{name: source[name] for name in _KEPT if name in source},
         "displayName": body.get("displayName") or source["displayName"],
-        "sourceType": "MANUAL",
+        "sourceType": service.variants.copy_source_type,
         "lifecycleState": "CREATING",
         "freeformTags": dict(source.get("freeformTags") or {}),
         "definedTags": dict(source.get("definedTags") or {}),
@@ -145,6 +177,10 @@ def receive(
         "timeRetentionExpiresAt": None,
         SOURCE_FIELD[kind]: source["id"],
     }
+    if service.variants.copy_source_type is None:
+        del copy["sourceType"]
+    if not service.variants.copy_volume_id:
+        del copy[id_field]
     store = service.state.backups
     store.records[copy["id"]] = copy
     store.created_at[copy["id"]] = time.monotonic()

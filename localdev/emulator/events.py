@@ -3,9 +3,13 @@
 When a backup created by CreateVolumeBackup / CreateBootVolumeBackup becomes ``AVAILABLE``, the
 service emits ``com.oraclecloud.blockvolumes.createvolumebackup.end`` /
 ``createbootvolumebackup.end``; the emulator makes the same document (see
-``events/event-backup-end.json``) when asked (:meth:`~.service.BlockStorageEmulator.backup_end_events`),
-once per backup. Member backups of a volume group backup, seeded backups and copies are not
-announced (the service announces those with events of their own).
+``events/event-backup-end.json`` and ``events/event-bootbackup-end.json``) when asked
+(:meth:`~.service.BlockStorageEmulator.backup_end_events`), once per backup. Both carry the volume
+in ``additionalDetails.volumeId`` (the boot volume's OCID for a boot volume backup, which also
+carries the backup's ``sourceType``). Seeded backups and copies are not announced (the service announces those
+with events of their own). Whether member backups of a volume group backup are announced, and
+whether a group backup is (``createvolumegroupbackup.end``, with ``additionalDetails.volumeGroupId``),
+is undocumented: ``variants.members_announce_end`` and ``variants.group_announces_end``.
 
 A volume restored through the API is announced with ``createvolume.end`` when it stops provisioning
 (AVAILABLE or FAULTY), a boot volume with ``createbootvolume.begin`` when its restore starts
@@ -21,12 +25,20 @@ from typing import Any
 _EVENT_TYPES = {
     "volumeId": "com.oraclecloud.blockvolumes.createvolumebackup.end",
     "bootVolumeId": "com.oraclecloud.blockvolumes.createbootvolumebackup.end",
+    "volumeGroupId": "com.oraclecloud.blockvolumes.createvolumegroupbackup.end",
 }
 
 
 def backup_end(backup: Mapping[str, Any], event_time: str) -> dict[str, Any]:
-    """The event announcing that ``backup`` (either kind) has been made."""
-    id_field = "volumeId" if "volumeId" in backup else "bootVolumeId"
+    """The event announcing that ``backup`` (a volume, boot volume or volume group backup) has been made."""
+    id_field = next(name for name in _EVENT_TYPES if name in backup)
+    details: dict[str, Any] = {"status": "operationSucceed"}
+    if id_field == "volumeGroupId":
+        details = {"volumeGroupId": backup[id_field], **details}
+    elif id_field == "bootVolumeId":  # OCI names the boot volume volumeId here, with the backup's sourceType
+        details = {"volumeId": backup[id_field], "sourceType": backup.get("sourceType"), **details}
+    else:
+        details = {"volumeId": backup[id_field], **details}
     return {
         "eventType": _EVENT_TYPES[id_field],
         "cloudEventsVersion": "0.1",
@@ -42,7 +54,7 @@ def backup_end(backup: Mapping[str, Any], event_time: str) -> dict[str, Any]:
             "resourceId": backup["id"],
             "freeformTags": dict(backup.get("freeformTags") or {}),
             "definedTags": dict(backup.get("definedTags") or {}),
-            "additionalDetails": {id_field: backup[id_field], "status": "operationSucceed"},
+            "additionalDetails": details,
         },
     }
 

@@ -1,16 +1,21 @@
-"""Volume groups and volume group backups: Get and List groups; Create, Get and List group backups.
+"""Volume groups and volume group backups: Get and List groups; Create, Get, List and Delete group backups.
 
 A group backup starts one backup per member (a volume backup, or a boot volume backup for a
 boot volume member), each carrying the group backup's OCID in ``volumeGroupBackupId``; the
-group backup lists them in ``volumeBackupIds``. Like the service, a create 404s an unknown
-group, refuses (409 ``Conflict``) while a backup of the group or of any member is in progress,
-and keeps ``opc-retry-token`` semantics as volume backups do. While a member's backup is in
-progress, a separate backup of that volume is refused too (see :mod:`.backups`). A group
-backup is ``CREATING`` for the service's ``in_progress_seconds``, then ``AVAILABLE``; its sizes
-(``sizeInGBs``, ``uniqueSizeInGbs``: the group's own spelling) are its members' sum, shown once it is
-done. :func:`seed_group_backup` adds one made outside the API (a person, a backup policy).
-ListVolumeGroupBackups takes ``compartmentId`` (required), ``volumeGroupId`` and ``displayName``,
-as the SDK sends them; it has no ``lifecycleState`` filter.
+group backup lists them in ``volumeBackupIds``. Whether the members carry the group backup's
+tags is undocumented: ``variants.members_carry_group_tags`` (they do by default). Like the
+service, a create 404s an unknown group, refuses (409 ``Conflict``) while a backup of the group
+or of any member is in progress, and keeps ``opc-retry-token`` semantics as volume backups do.
+While a member's backup is in progress, a separate backup of that volume is refused too (see
+:mod:`.backups`). A group backup is ``CREATING`` for the service's ``in_progress_seconds``, then
+``AVAILABLE``; its sizes (``sizeInGBs``, ``uniqueSizeInGbs``: the group's own spelling) are its members'
+sum, shown once it is done. ListVolumeGroupBackups takes ``compartmentId`` (required), ``volumeGroupId``
+and ``displayName``, as the SDK sends them; it has no ``lifecycleState`` filter.
+
+DeleteVolumeGroupBackup deletes the group backup and its member backups (204; all ``TERMINATED``,
+still listed). It 404s an unknown or terminated group backup, answers 409 ``IncorrectState`` while
+it is in progress, and refuses (``variants.locked_delete_refusal``) when the group backup's
+retention or any member's protects it.
 """
 
 from __future__ import annotations
@@ -35,7 +40,15 @@ from localdev.emulator.api import (
     query_choice,
     query_value,
 )
-from localdev.emulator.backups import SIZE_FIELDS, BackupStore, TokenRecord, add_backup, new_backup, validate_create
+from localdev.emulator.backups import (
+    SIZE_FIELDS,
+    BackupStore,
+    TokenRecord,
+    add_backup,
+    new_backup,
+    remembered,
+    validate_create,
+)
 from localdev.emulator.pagination import page
 from localdev.emulator.volumes import VolumeStore
 
@@ -45,6 +58,7 @@ GROUP_BACKUP_STATES = frozenset(
     {"REQUEST_RECEIVED", "CREATING", "COMMITTED", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"}
 )
 GROUP_STATES = frozenset({"PROVISIONING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
+_BACKUP_STATES = frozenset({"REQUEST_RECEIVED", "CREATING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
 _CREATE_FIELDS = (
     frozenset({"volumeGroupId", "compartmentId", "type", "displayName", "freeformTags", "definedTags"})
     | retention.FIELDS
@@ -73,6 +87,7 @@ class GroupStore:
     created_at: dict[str, float] = field(default_factory=dict)  # monotonic, per group backup
     latest: dict[str, str] = field(default_factory=dict)  # group → its newest backup
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    announce: list[str] = field(default_factory=list)  # group backups whose end is not yet announced
 
     def add(
         self,
@@ -112,16 +127,33 @@ class GroupStore:
             "timeCreated": time_created or now(),
         }
 
+    def state(self, backup_id: str, in_progress_seconds: float) -> str:
+        """The group backup's lifecycle state now (``AVAILABLE`` once no longer in progress)."""
+        state: str = self.backups[backup_id]["lifecycleState"]
+        if state == "CREATING" and time.monotonic() - self.created_at[backup_id] >= in_progress_seconds:
+            return "AVAILABLE"
+        return state
+
     def view(self, backup_id: str, in_progress_seconds: float) -> dict[str, Any]:
-        """The group backup as the API shows it now (``AVAILABLE`` once no longer in progress)."""
+        """The group backup as the API shows it now."""
         backup = dict(self.backups[backup_id])
-        if backup["lifecycleState"] != "CREATING":  # a seeded one keeps its state
-            return backup
-        if time.monotonic() - self.created_at[backup_id] >= in_progress_seconds:
-            backup["lifecycleState"] = "AVAILABLE"
-        else:  # sizes are known once the backup is done
+        backup["volumeBackupIds"] = list(backup["volumeBackupIds"])
+        backup["lifecycleState"] = self.state(backup_id, in_progress_seconds)
+        if backup["lifecycleState"] == "CREATING":  # sizes are known once the backup is done
             backup.update(dict.fromkeys(_SIZE_FIELDS))
         return backup
+
+    def ended(self, in_progress_seconds: float) -> list[dict[str, Any]]:
+        """Group backups that have become ``AVAILABLE`` since last asked, each once, in order."""
+        ended, waiting = [], []
+        for backup_id in self.announce:
+            state = self.state(backup_id, in_progress_seconds)
+            if state == "AVAILABLE":
+                ended.append(self.view(backup_id, in_progress_seconds))
+            elif state == "CREATING":
+                waiting.append(backup_id)
+        self.announce = waiting
+        return ended
 
     def in_progress(self, group_id: str, in_progress_seconds: float) -> bool:
         backup_id = self.latest.get(group_id)
@@ -175,6 +207,34 @@ def list_volume_group_backups(service: Service[Stores], request: Request) -> Res
     return page(items, request.query, service.page_size)
 
 
+def delete_volume_group_backup(service: Service[Stores], request: Request) -> Response:
+    """DeleteVolumeGroupBackup: the group backup and every member backup."""
+    backup_id = request.params["volumeGroupBackupId"]
+    store = service.state.groups
+    if backup_id not in store.backups or store.backups[backup_id]["lifecycleState"] == "TERMINATED":
+        raise not_found(backup_id)
+    if store.state(backup_id, service.in_progress_seconds) == "CREATING":
+        raise ErrorResponse(409, "IncorrectState", f"Volume group backup {backup_id} is still being created")
+    group_backup = store.backups[backup_id]
+    members = [
+        service.state.backups.records[member_id]
+        for member_id in group_backup["volumeBackupIds"]
+        if member_id in service.state.backups.records
+    ]
+    moment = service.clock.now()
+    why = next(
+        (why for item in (group_backup, *members) if (why := retention.deletion_refused(item, moment)) is not None),
+        None,
+    )
+    if why is not None:
+        status, code = service.variants.locked_delete_refusal
+        raise ErrorResponse(status, code, f"Volume group backup {backup_id} cannot be deleted: {why}")
+    group_backup["lifecycleState"] = "TERMINATED"
+    for member in members:
+        member["lifecycleState"] = "TERMINATED"
+    return Response(204, None)
+
+
 def create_volume_group_backup(service: Service[Stores], request: Request) -> Response:
     """CreateVolumeGroupBackup."""
     body = json_object(request.body)
@@ -182,9 +242,8 @@ def create_volume_group_backup(service: Service[Stores], request: Request) -> Re
     store = service.state.groups
     token = request.retry_token
     digest = hashlib.sha256(json.dumps(["volumeGroup", body], sort_keys=True).encode()).hexdigest()
-    if token is not None and token in store.tokens:
-        record = store.tokens[token]
-        if record.backup_id not in store.backups:
+    if (record := remembered(store.tokens, token, service.clock.now())) is not None:
+        if record.backup_id not in store.backups or store.backups[record.backup_id]["lifecycleState"] == "TERMINATED":
             raise ErrorResponse(409, "InvalidatedRetryToken", "The retry token was invalidated by a later operation")
         if record.body_digest != digest:
             raise ErrorResponse(409, "Conflict", "The retry token was already used for a different request")
@@ -200,7 +259,9 @@ def create_volume_group_backup(service: Service[Stores], request: Request) -> Re
     if busy:
         raise ErrorResponse(409, "Conflict", f"A backup of volume {busy[0]} is already in progress")
     backup = _new_group_backup(service, body, group)
-    inherited = ("type", "freeformTags", "definedTags", *retention.FIELDS)  # members keep the group's retention
+    inherited = ["type", *retention.FIELDS]  # members keep the group's retention
+    if service.variants.members_carry_group_tags:
+        inherited += ["freeformTags", "definedTags"]
     member_body: dict[str, Any] = {name: body[name] for name in inherited if name in body}
     for member in members:
         member_backup = add_backup(
@@ -211,54 +272,59 @@ def create_volume_group_backup(service: Service[Stores], request: Request) -> Re
         )
         backup["volumeBackupIds"].append(member_backup["id"])
         _add_sizes(backup, member_backup)
+        if service.variants.members_announce_end:
+            service.state.backups.announce.append(member_backup["id"])
     store.backups[backup["id"]] = backup
     store.created_at[backup["id"]] = time.monotonic()
     store.latest[group_id] = backup["id"]
+    store.announce.append(backup["id"])
     answer = {**backup, "volumeBackupIds": list(backup["volumeBackupIds"]), **dict.fromkeys(_SIZE_FIELDS)}
     if token is not None:
-        store.tokens[token] = TokenRecord(digest, answer, backup["id"])
+        store.tokens[token] = TokenRecord(digest, answer, backup["id"], service.clock.now())
     return Response(200, answer)
 
 
 def seed_group_backup(
     service: Service[Stores],
     group_id: str,
-    body: dict[str, Any],
+    body: Mapping[str, Any],
     *,
     time_created: str,
-    source_type: str,
     lifecycle_state: str,
+    source_type: str = "MANUAL",
 ) -> str:
-    """Add a group backup made outside the API, with a member backup of each volume; its OCID.
+    """Add a group backup made outside the API (a person, a policy, or long ago) with its member backups; its OCID.
 
     It and its members keep ``lifecycle_state`` and ``time_created``, and are not announced as ended.
     """
-    if lifecycle_state not in GROUP_BACKUP_STATES:
-        raise ValueError(f"lifecycle_state must be one of {sorted(GROUP_BACKUP_STATES)}")
     store = service.state.groups
     group = store.groups.get(group_id)
     if group is None:
         raise ValueError(f"no such volume group: {group_id}")
-    backup = _new_group_backup(service, body, group, time_created)
+    if lifecycle_state not in _BACKUP_STATES:
+        raise ValueError(f"lifecycle_state must be one of {sorted(_BACKUP_STATES)}")
+    try:
+        backup = _new_group_backup(service, dict(body), group, time_created)
+    except ErrorResponse as refused:
+        raise ValueError(refused.response.document["message"]) from None
     backup.update(sourceType=source_type, lifecycleState=lifecycle_state)
-    inherited = ("type", "freeformTags", *retention.FIELDS)
-    member_body = {name: body[name] for name in inherited if name in body}
+    inherited = ["type", *retention.FIELDS]
+    if service.variants.members_carry_group_tags:
+        inherited += ["freeformTags", "definedTags"]
     for volume_id in group["volumeIds"]:
         member = service.state.volumes.records[volume_id]
-        member_backup = new_backup(service, member_body, member, time_created)
-        member_backup.update(
-            sourceType=source_type,
-            lifecycleState=lifecycle_state,
-            compartmentId=backup["compartmentId"],
-            volumeGroupBackupId=backup["id"],
-        )
-        service.state.backups.records[member_backup["id"]] = member_backup
-        service.state.backups.created_at[member_backup["id"]] = time.monotonic()
-        service.state.backups.windows[member_backup["id"]] = float("inf")
-        backup["volumeBackupIds"].append(member_backup["id"])
-        _add_sizes(backup, member_backup)
+        member_body = {name: body[name] for name in inherited if name in body}
+        member_body["displayName"] = f"{backup['displayName']}-{member['displayName']}"[:255]
+        record = new_backup(service, member_body, member, backup["timeCreated"])
+        record.update(sourceType=source_type, lifecycleState=lifecycle_state, compartmentId=backup["compartmentId"])
+        record["volumeGroupBackupId"] = backup["id"]
+        service.state.backups.records[record["id"]] = record
+        service.state.backups.created_at[record["id"]] = time.monotonic()
+        service.state.backups.windows[record["id"]] = float("inf")
+        backup["volumeBackupIds"].append(record["id"])
+        _add_sizes(backup, record)
     store.backups[backup["id"]] = backup
-    store.created_at[backup["id"]] = float("-inf")  # never in progress: it keeps its state
+    store.created_at[backup["id"]] = time.monotonic()
     return str(backup["id"])
 
 
@@ -270,9 +336,9 @@ def _add_sizes(backup: dict[str, Any], member_backup: Mapping[str, Any]) -> None
 
 
 def _new_group_backup(
-    service: Service[Stores], body: dict[str, Any], group: dict[str, Any], created: str | None = None
+    service: Service[Stores], body: dict[str, Any], group: dict[str, Any], time_created: str | None = None
 ) -> dict[str, Any]:
-    created = created or service.clock.stamp()
+    created = time_created or service.clock.stamp()
     return {
         "id": new_ocid("volumegroupbackup", service.region),
         "compartmentId": body.get("compartmentId") or group["compartmentId"],

@@ -9,9 +9,9 @@ while; a retry token that created it is then invalidated. The refusals, and why 
   a repeated delete is therefore not silently idempotent);
 - a backup still ``CREATING``: 409 ``IncorrectState`` — the resource is busy and will not be
   soon, which is what that code means and why the SDK's default strategy retries it;
-- a backup its retention protects (:func:`.retention.deletion_refused`): 409 ``Conflict`` —
-  retrying cannot help before the period runs out (days or years), and the SDK's default
-  strategy does not retry ``Conflict``.
+- a backup its retention protects (:func:`.retention.deletion_refused`): OCI does not document the
+  answer; ``variants.locked_delete_refusal`` (409 ``Conflict`` by default; 400 or 403 are as
+  plausible) — retrying cannot help before the period runs out (days or years).
 
 UpdateVolumeBackup / UpdateBootVolumeBackup (PUT) change ``displayName``, ``freeformTags``,
 ``definedTags``, ``kmsKeyId`` and the retention fields, and answer 200 with the backup. A retention
@@ -60,7 +60,8 @@ def _delete(service: Service[Stores], backup_id: str, kind: Kind) -> Response:
         raise ErrorResponse(409, "IncorrectState", f"Backup {backup_id} is still being created")
     why = retention.deletion_refused(backup, service.clock.now())
     if why is not None:
-        raise ErrorResponse(409, "Conflict", f"Backup {backup_id} cannot be deleted: {why}")
+        status, code = service.variants.locked_delete_refusal
+        raise ErrorResponse(status, code, f"Backup {backup_id} cannot be deleted: {why}")
     backup["lifecycleState"] = "TERMINATED"
     return Response(204, None)
 

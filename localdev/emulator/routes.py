@@ -83,6 +83,12 @@ ROUTES: tuple[Route, ...] = (
         "getVolumeGroupBackup",
         groups.get_volume_group_backup,
     ),
+    Route(
+        "DELETE",
+        f"{API}/volumeGroupBackups/{{volumeGroupBackupId}}",
+        "deleteVolumeGroupBackup",
+        groups.delete_volume_group_backup,
+    ),
     # Identity, on the same base path
     Route("GET", f"{API}/compartments", "listCompartments", compartments.list_compartments),
     Route("GET", f"{API}/compartments/{{compartmentId}}", "getCompartment", compartments.get_compartment),

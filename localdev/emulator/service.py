@@ -12,13 +12,14 @@ from localdev.credentials import COMPARTMENT, Identity
 from localdev.emulator import copies, events, groups, restores, signing
 from localdev.emulator.api import DEFAULT_REGION, Call, ErrorResponse, Request, Response, is_create
 from localdev.emulator.backups import seed_backup
-from localdev.emulator.clock import Clock
+from localdev.emulator.clock import Clock, parse, stamp
 from localdev.emulator.faults import Fault, FaultQueue
 from localdev.emulator.routes import Route
 from localdev.emulator.server import make_server
 from localdev.emulator.state import State
 from localdev.emulator.throttle import Throttle
-from localdev.emulator.volumes import AD
+from localdev.emulator.variants import Variants
+from localdev.emulator.volumes import AD, PLATFORM_IMAGE
 
 
 class BlockStorageEmulator:
@@ -29,8 +30,10 @@ class BlockStorageEmulator:
     ``page_size`` (list pages without ``limit``), ``extra_backup_fields`` (added to every new
     backup, as a newer API version might) and ``max_concurrent_creates`` (above it, a create
     answers 429 ``TooManyRequests``; None: no limit), ``copy_seconds`` (how long a cross-region
-    copy is in progress) and ``max_concurrent_copies`` (copies from this region in progress at once;
-    beyond it, 429 ``TooManyRequests``).
+    copy is in progress), ``max_concurrent_copies`` (copies from this region in progress at once;
+    beyond it, the copy-limit refusal), ``platform_images`` (images whose boot volumes' backups may be
+    copied) and ``variants`` (:class:`~.variants.Variants`: the answer given where OCI's behaviour is
+    undocumented).
 
     The emulator serves one ``region``; :meth:`add_region` links the emulator of another, where
     CopyVolumeBackup puts its copies. Its :attr:`clock` stamps what it makes and can be moved
@@ -43,6 +46,8 @@ class BlockStorageEmulator:
     extra_backup_fields: dict[str, Any]
     copy_seconds: float
     max_concurrent_copies: int
+    platform_images: set[str]
+    variants: Variants
 
     def __init__(
         self, identity: Identity, host: str = "127.0.0.1", port: int = 0, *, region: str = DEFAULT_REGION
@@ -71,6 +76,9 @@ class BlockStorageEmulator:
         self.extra_backup_fields = {}  # fields a newer API version might add
         self.copy_seconds = 1.0
         self.max_concurrent_copies = 10
+        # Images whose boot volumes' backups may be copied: platform images, and custom images built from them.
+        self.platform_images = {PLATFORM_IMAGE}
+        self.variants = Variants()  # the plausible answer given where OCI's behaviour is undocumented
 
     @property
     def max_concurrent_creates(self) -> int | None:
@@ -133,11 +141,14 @@ class BlockStorageEmulator:
         volume_group_id: str | None = None,
         size_in_gbs: int | None = None,
         time_created: str | None = None,
+        image_id: str | None = PLATFORM_IMAGE,
     ) -> None:
-        """Add a volume (a boot volume, with ``boot``); ``volume_group_id`` only labels it (see add_volume_group)."""
+        """Add a volume (a boot volume, with ``boot``, of ``image_id``); ``volume_group_id`` only labels it (see
+        add_volume_group)."""
         with self._lock:
             self.state.volumes.add(
                 volume_id,
+                image_id=image_id,
                 boot=boot,
                 display_name=display_name,
                 compartment_id=compartment_id,
@@ -260,6 +271,7 @@ class BlockStorageEmulator:
                 "compartmentId": compartment_id or (known["compartmentId"] if known else COMPARTMENT),
                 "displayName": known["displayName"] if known else volume_id.rsplit(".", 1)[-1][:16],
                 "sizeInGBs": known["sizeInGBs"] if known else (50 if boot else 100),
+                "imageId": known.get("imageId") if known else PLATFORM_IMAGE,
             }
             sizes = {} if unique_size_in_gbs is None else {"uniqueSizeInGBs": unique_size_in_gbs}
             if unique_size_in_gbs is not None:
@@ -316,6 +328,37 @@ class BlockStorageEmulator:
                 lifecycle_state=lifecycle_state,
             )
 
+    def add_group_backup(
+        self,
+        group_id: str,
+        *,
+        time_created: datetime | str | None = None,
+        display_name: str | None = None,
+        freeform_tags: Mapping[str, str] | None = None,
+        lifecycle_state: str = "AVAILABLE",
+        retention_period: Mapping[str, Any] | None = None,
+        is_retention_lock_enabled: bool = False,
+        is_prevent_deletion_enabled: bool = False,
+    ) -> str:
+        """Add a volume group backup of a group already added, and its member backups (made earlier, or by a
+        person); its OCID. Members carry the group's tags as ``variants.members_carry_group_tags`` says."""
+        created = time_created.isoformat() if isinstance(time_created, datetime) else time_created
+        body: dict[str, Any] = {
+            "displayName": display_name,
+            "freeformTags": dict(freeform_tags or {}),
+            "retentionPeriod": retention_period,
+            "isRetentionLockEnabled": is_retention_lock_enabled,
+            "isPreventDeletionEnabled": is_prevent_deletion_enabled,
+        }
+        with self._lock:
+            return groups.seed_group_backup(
+                self,
+                group_id,
+                {name: value for name, value in body.items() if value is not None},
+                time_created=stamp(parse(created)) if created else self.clock.stamp(),
+                lifecycle_state=lifecycle_state,
+            )
+
     def on_backup_end(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Call ``callback`` with each backup-end event that :meth:`backup_end_events` finds."""
         with self._lock:
@@ -323,10 +366,14 @@ class BlockStorageEmulator:
 
     def backup_end_events(self) -> list[dict[str, Any]]:
         """Backup-end events (CloudEvents 0.1) for backups created through the API that have become
-        ``AVAILABLE`` since the last call, oldest first; each is also handed to every
-        :meth:`on_backup_end` callback (outside the emulator's lock)."""
+        ``AVAILABLE`` since the last call, oldest first (members of group backups and group backups as
+        ``variants`` say); each is also handed to every :meth:`on_backup_end` callback (outside the
+        emulator's lock)."""
         with self._lock:
             ended = self.state.backups.ended(self.in_progress_seconds)
+            groups = self.state.groups.ended(self.in_progress_seconds)
+            if self.variants.group_announces_end:
+                ended += groups
             found = [events.backup_end(backup, self.clock.stamp()) for backup in ended]
             listeners = list(self._listeners)
         for event in found:
@@ -367,6 +414,11 @@ class BlockStorageEmulator:
         """Delete a backup; a retry token that created it is then invalidated."""
         with self._lock:
             self.state.backups.delete(backup_id)
+
+    def terminate(self, backup_id: str, state: str = "TERMINATED") -> None:
+        """Set a backup's state as if deleted (or turned ``FAULTY``) outside the function; it stays listed."""
+        with self._lock:
+            self.state.backups.records[backup_id]["lifecycleState"] = state
 
     def backups(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -1,11 +1,13 @@
 """Volumes and boot volumes as an inventory: their records, Get and List.
 
 A record holds the fields the API returns for a Volume / BootVolume, plus ``boot`` to tell the
-two apart (never shown). ListVolumes and ListBootVolumes take the query parameters the SDK sends
-(``compartmentId``, ``availabilityDomain``, ``volumeGroupId``, ``displayName``, and for volumes
-``lifecycleState``), all optional in the API's signature; like the service, a list must be scoped
-by a compartment or a volume group (400 ``MissingParameter`` otherwise). Items keep the order the
-volumes were added in, so ``page`` tokens stay valid while volumes are added.
+two apart (never shown). A boot volume names the image it was made from (``imageId``; a platform
+image, :data:`PLATFORM_IMAGE`, unless a test says otherwise), which its backups carry too.
+ListVolumes and ListBootVolumes take the query parameters the SDK sends (``compartmentId``,
+``availabilityDomain``, ``volumeGroupId``, ``displayName``, and for volumes ``lifecycleState``),
+all optional in the API's signature; like the service, a list must be scoped by a compartment or
+a volume group (400 ``MissingParameter`` otherwise). Items keep the order the volumes were added
+in, so ``page`` tokens stay valid while volumes are added.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Stores(Protocol):
 
 
 AD = "Uocm:US-ASHBURN-AD-1"
+# The image a boot volume is made from unless a test says otherwise: a platform image (Oracle Linux).
+PLATFORM_IMAGE = "ocid1.image.oc1.iad.aaaaaaaaplatformoraclelinux00000000000000000000000000000000"
 LIFECYCLE_STATES = frozenset({"PROVISIONING", "RESTORING", "AVAILABLE", "TERMINATING", "TERMINATED", "FAULTY"})
 
 
@@ -59,6 +63,7 @@ class VolumeStore:
         volume_group_id: str | None = None,
         size_in_gbs: int | None = None,
         time_created: str | None = None,
+        image_id: str | None = PLATFORM_IMAGE,
     ) -> None:
         if lifecycle_state not in LIFECYCLE_STATES:
             raise ValueError(f"lifecycle_state must be one of {sorted(LIFECYCLE_STATES)}")
@@ -84,7 +89,7 @@ class VolumeStore:
             "boot": boot,
         }
         if boot:
-            record["imageId"] = None
+            record["imageId"] = image_id
         self.records[volume_id] = record
 
     def find(self, volume_id: str, *, boot: bool) -> dict[str, Any] | None:

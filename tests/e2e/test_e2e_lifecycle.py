@@ -15,7 +15,7 @@ import pytest
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
 from localdev.samples import VOLUMES
-from tests.conftest import OWN, PEER_REGION, ago, backup_end, event_json, states
+from tests.conftest import COPY_SUFFIX, OWN, PEER_REGION, ago, backup_end, event_json, states
 
 pytestmark = pytest.mark.e2e
 
@@ -163,7 +163,7 @@ def test_retention_applies_to_copies_counting_copies_only(
             time_created=ago(d),
             freeform_tags=OWN,
             source_backup_id=f"{source}{d}",
-            display_name=f"nightly-{d} (copy)",
+            display_name=f"nightly-{d}{COPY_SUFFIX}",
         )
         for d in (3, 2)
     ]

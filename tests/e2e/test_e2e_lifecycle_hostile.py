@@ -19,7 +19,7 @@ from localdev.credentials import COMPARTMENT
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
 from localdev.samples import BOOT_VOLUMES, VOLUMES
-from tests.conftest import OWN, PEER_REGION, ago, backup_end, states
+from tests.conftest import COPY_SUFFIX, OWN, OWN_BOOT, PEER_REGION, ago, backup_end, states
 
 pytestmark = pytest.mark.e2e
 
@@ -189,7 +189,7 @@ def test_boot_volume_backup_events_apply_retention_to_boot_volume_backups_only(
     start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
 ) -> None:
     platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
-    boot = [emulator.add_backup(BOOT_VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2, 1)]
+    boot = [emulator.add_backup(BOOT_VOLUMES[0], time_created=ago(d), freeform_tags=OWN_BOOT) for d in (3, 2, 1)]
     volume = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2)]
     theirs = emulator.add_backup(BOOT_VOLUMES[0], time_created=ago(9), freeform_tags={"owner": "ops"})
 
@@ -285,7 +285,11 @@ def test_a_dry_run_calls_no_mutating_api_in_any_path(
     own = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (3, 2, 1)]
     for source, days in ((own[0], 5), (own[1], 4)):  # copies the function made (its copies' name)
         peer.add_backup(
-            VOLUMES[0], time_created=ago(days), freeform_tags=OWN, source_backup_id=source, display_name="n (copy)"
+            VOLUMES[0],
+            time_created=ago(days),
+            freeform_tags=OWN,
+            source_backup_id=source,
+            display_name=f"n{COPY_SUFFIX}",
         )
 
     event = platform.invoke(backup_end(own[-1])).json()
@@ -355,3 +359,101 @@ def test_hanging_metrics_and_notifications_neither_change_nor_delay_a_lifecycle_
     assert answer.status == 200 and document["errors"][0]["code"] == "Conflict"
     assert len(document["deleted"]) == 1  # the other deletion went ahead
     assert states(emulator)[own[-1]] == "AVAILABLE"
+
+
+# ------------------------------------------------------------------ ownership, probed
+
+
+def test_backups_that_miss_one_ownership_condition_are_never_deleted(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
+    no_kind = {k: v for k, v in OWN.items() if k != "backup-kind"}
+    odd = [
+        emulator.add_backup(VOLUMES[0], time_created=ago(9), freeform_tags=no_kind),
+        emulator.add_backup(VOLUMES[0], time_created=ago(8), freeform_tags={**OWN, "backup-kind": "bootVolume"}),
+        emulator.add_backup(VOLUMES[0], time_created=ago(7), freeform_tags={**OWN, "backup-kind": "volumeGroup"}),
+        emulator.add_backup(VOLUMES[0], time_created=ago(6), freeform_tags={**OWN, "backup-deployment": ""}),
+    ]
+    emulator.extra_backup_fields = {"volumeGroupBackupId": "ocid1.volumegroupbackup.oc1.iad.somegroup"}
+    odd.append(emulator.add_backup(VOLUMES[0], time_created=ago(5), freeform_tags=OWN))  # a member, tags and all
+    emulator.extra_backup_fields = {}
+    newest = emulator.add_backup(VOLUMES[0], time_created=ago(1), freeform_tags=OWN)
+
+    document = platform.invoke(backup_end(newest)).json()
+
+    assert document["deleted"] == [] and document["memberBackups"] == 2 and document["foreignOwnBackups"] == 1
+    assert all(states(emulator)[b] == "AVAILABLE" for b in odd) and mutating(emulator) == []
+
+
+def test_a_forged_group_backup_event_naming_another_deployments_group_deletes_nothing(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    from localdev.samples import VOLUME_GROUP
+    from tests.conftest import OWN_GROUP
+
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
+    foreign = {**OWN_GROUP, "backup-deployment": "other/backup-handler"}
+    groups = [emulator.add_group_backup(VOLUME_GROUP, time_created=ago(d), freeform_tags=foreign) for d in (3, 2, 1)]
+    event = backup_end(groups[-1])
+    event["eventType"] = "com.oraclecloud.blockvolumes.createvolumegroupbackup.end"
+
+    answer = platform.invoke(event)
+
+    assert answer.status == 200 and answer.json()["deleted"] == [] and answer.json()["foreignOwnBackups"] == 1
+    assert mutating(emulator) == []
+
+
+def test_copies_with_this_deployments_name_but_a_source_of_another_kind_are_never_pruned(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, peer: BlockStorageEmulator
+) -> None:
+    emulator.copy_seconds = 0.0
+    platform = start_platform(
+        BACKUP_RETENTION_KEEP_LAST="1", BACKUP_COPY_REGION=PEER_REGION, BACKUP_COPY_ENDPOINT=peer.endpoint
+    )
+    source = emulator.add_backup(VOLUMES[0], time_created=ago(1), freeform_tags=OWN)
+    junk = [
+        peer.add_backup(
+            VOLUMES[0], time_created=ago(5 + n), freeform_tags=OWN, source_backup_id=bad, display_name=f"x{COPY_SUFFIX}"
+        )
+        for n, bad in enumerate(["ocid1.bootvolumebackup.oc1.iad.a", "not-an-ocid"])
+    ]
+
+    document = platform.invoke(backup_end(source)).json()
+
+    assert [c["backupId"] for c in document["copied"]] == [source] and document["deleted"] == []
+    assert all({b["id"]: b["lifecycleState"] for b in peer.backups()}[j] == "AVAILABLE" for j in junk)
+
+
+def test_a_copy_turning_faulty_again_and_again_is_made_again_each_time_with_a_new_token(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, peer: BlockStorageEmulator
+) -> None:
+    emulator.copy_seconds = 0.0
+    platform = start_platform(BACKUP_COPY_REGION=PEER_REGION, BACKUP_COPY_ENDPOINT=peer.endpoint)
+    source = emulator.add_backup(VOLUMES[0], time_created=ago(1), freeform_tags=OWN)
+    made = []
+    for _ in range(3):
+        [copied] = platform.invoke(backup_end(source)).json()["copied"]
+        made.append(copied["copyId"])
+        peer.terminate(copied["copyId"], "FAULTY")
+
+    assert len(set(made)) == 3
+    tokens = [call.retry_token for call in emulator.calls if call.operation == "copyVolumeBackup"]
+    assert len(set(tokens)) == 3
+
+
+def test_a_schedule_dry_run_naming_a_volume_that_does_not_exist_previews_the_rest(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
+    own = [emulator.add_backup(VOLUMES[0], time_created=ago(d), freeform_tags=OWN) for d in (2, 1)]
+    ghost = "ocid1.volume.oc1.iad.abuwcljrghost0000000000000000000000000000000000000000000001"
+
+    answer = platform.invoke(
+        {"source": "schedule", "volumeIds": [ghost, VOLUMES[0]], "dryRun": True}, invoke_type="detached"
+    ).wait()
+
+    document = answer.json()
+    assert answer.status == 200 and [e["backupId"] for e in document["deleted"]] == [own[0]]
+    assert [e["resourceId"] for e in document["lifecycleErrors"]] == [ghost]
+    assert mutating(emulator) == []

@@ -40,6 +40,8 @@ def test_manual_request_returns_the_volume_backup_exactly_as_the_api_sent_it(
         "ticket": "CHG-1234",
         "backup-trigger": "manual",
         "backup-source": "CHG-1234-before-upgrade",
+        "backup-deployment": "backup-app/backup-handler",
+        "backup-kind": "volume",
     }
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from localdev.credentials import COMPARTMENT, TENANCY, function_environment
 from localdev.emulator import BlockStorageEmulator
+from localdev.emulator.volumes import PLATFORM_IMAGE
 from localdev.fnprocess import FunctionProcess, fdk_command
 from localdev.functions import FunctionsEmulator
 from localdev.platform import FnPlatform
@@ -150,7 +151,7 @@ def test_boot_volumes_list_by_compartment_and_ad_and_get_by_id(
     fetched = blockstorage.get_boot_volume(boot).data
 
     assert [volume.id for volume in in_ad2] == [boot]
-    assert _has(fetched, id=boot, freeform_tags={"backup": "weekly"}, size_in_gbs=50, image_id=None)
+    assert _has(fetched, id=boot, freeform_tags={"backup": "weekly"}, size_in_gbs=50, image_id=PLATFORM_IMAGE)
     assert blockstorage.get_volume(VOLUMES[0]).data.id == VOLUMES[0]
     assert _error(blockstorage.get_volume, boot) == (404, "NotAuthorizedOrNotFound")
     assert _error(blockstorage.get_boot_volume, VOLUMES[0]) == (404, "NotAuthorizedOrNotFound")

@@ -535,7 +535,13 @@ def test_backup_end_events_announce_created_backups_once(emulator: BlockStorageE
     assert volume_event["data"]["freeformTags"] == {"backup": "daily"}
     assert volume_event["data"]["additionalDetails"] == {"volumeId": VOLUMES[0], "status": "operationSucceed"}
     assert boot_event["data"]["resourceId"] == boot_backup.id
-    assert boot_event["data"]["additionalDetails"]["bootVolumeId"] == BOOT_VOLUMES[0]
+    real_boot = json.loads((EVENTS / "event-bootbackup-end.json").read_text())
+    assert set(real_boot["data"]["additionalDetails"]) == set(boot_event["data"]["additionalDetails"])
+    assert boot_event["data"]["additionalDetails"] == {
+        "volumeId": BOOT_VOLUMES[0],
+        "sourceType": "MANUAL",
+        "status": "operationSucceed",
+    }
     parse(volume_event["eventTime"])
 
 
@@ -553,3 +559,122 @@ def test_the_stack_pump_delivers_backup_end_events(emulator: BlockStorageEmulato
         backup = _create(client)
         assert delivered.wait(10)
     assert [event["data"]["resourceId"] for event in heard] == [backup.id]
+
+
+# ------------------------------------------------------------------ group backups, boot copies, variants
+
+
+def test_the_routing_table_serves_group_backup_deletion() -> None:
+    route, params = match("DELETE", "/20160918/volumeGroupBackups/g")
+    assert route.operation == "deleteVolumeGroupBackup" and params == {"volumeGroupBackupId": "g"}
+
+
+def test_deleting_a_group_backup_deletes_its_members_and_a_lock_on_any_of_them_refuses_it(
+    emulator: BlockStorageEmulator, client: Any
+) -> None:
+    emulator.in_progress_seconds = 0
+    group_backup = emulator.add_group_backup(VOLUME_GROUP, freeform_tags={"team": "db"})
+    locked = emulator.add_group_backup(
+        VOLUME_GROUP, retention_period=DAYS_30, is_retention_lock_enabled=True, time_created=_days_ago(1)
+    )
+    members = client.get_volume_group_backup(group_backup).data.volume_backup_ids
+
+    client.delete_volume_group_backup(group_backup)
+
+    assert client.get_volume_group_backup(group_backup).data.lifecycle_state == "TERMINATED"
+    assert [client.get_volume_backup(m).data.lifecycle_state for m in members] == ["TERMINATED"]
+    assert _refusal(lambda: client.delete_volume_group_backup(group_backup)) == (404, "NotAuthorizedOrNotFound")
+    assert _refusal(lambda: client.delete_volume_group_backup(locked)) == (409, "Conflict")
+    emulator.variants.locked_delete_refusal = (403, "NotAllowed")
+    assert _refusal(lambda: client.delete_volume_group_backup(locked)) == (403, "NotAllowed")
+    listed = _all(client.list_volume_group_backups, COMPARTMENT, volume_group_id=VOLUME_GROUP)
+    assert {b.id: b.lifecycle_state for b in listed} == {group_backup: "TERMINATED", locked: "AVAILABLE"}
+
+
+@pytest.mark.parametrize("carry", [True, False])
+def test_group_members_carry_the_group_backups_tags_as_the_variant_says(
+    emulator: BlockStorageEmulator, client: Any, carry: bool
+) -> None:
+    from oci.core.models import CreateVolumeGroupBackupDetails
+
+    emulator.variants.members_carry_group_tags = carry
+    emulator.variants.members_announce_end = True
+    emulator.variants.group_announces_end = True
+    emulator.in_progress_seconds = 0
+    made = client.create_volume_group_backup(
+        CreateVolumeGroupBackupDetails(volume_group_id=VOLUME_GROUP, freeform_tags={"team": "db"})
+    ).data
+    [member] = made.volume_backup_ids
+    assert client.get_volume_backup(member).data.freeform_tags == ({"team": "db"} if carry else {})
+    events = {event["data"]["resourceId"]: event for event in emulator.backup_end_events()}
+    assert events[member]["eventType"].endswith("createvolumebackup.end")
+    group_event = events[made.id]
+    assert group_event["eventType"] == "com.oraclecloud.blockvolumes.createvolumegroupbackup.end"
+    assert group_event["data"]["additionalDetails"] == {"volumeGroupId": VOLUME_GROUP, "status": "operationSucceed"}
+
+
+def test_boot_volume_backups_copy_one_at_a_time_and_only_for_platform_images(
+    emulator: BlockStorageEmulator, peer: BlockStorageEmulator, client: Any
+) -> None:
+    from oci.core.models import CopyBootVolumeBackupDetails
+
+    custom_boot = "ocid1.bootvolume.oc1.iad.abuwcljrbootvolumecustom0000000000000000000000000000000001"
+    emulator.add_volume(custom_boot, boot=True, image_id="ocid1.image.oc1.iad.aaaaaaaacustom")
+    emulator.copy_seconds = 60
+    details = CopyBootVolumeBackupDetails(destination_region=PEER_REGION)
+    first, second = (emulator.add_backup(BOOT_VOLUMES[0]) for _ in range(2))
+    custom = emulator.add_backup(custom_boot)
+    assert client.get_boot_volume_backup(first).data.image_id is not None
+
+    client.copy_boot_volume_backup(first, details)
+
+    assert _refusal(lambda: client.copy_boot_volume_backup(second, details)) == (429, "TooManyRequests")
+    assert _refusal(lambda: client.copy_boot_volume_backup(custom, details)) == (400, "InvalidParameter")
+    emulator.variants.copy_limit_refusal = (409, "Conflict")
+    emulator.variants.boot_copy_refusal = (400, "NotAllowed")
+    assert _refusal(lambda: client.copy_boot_volume_backup(second, details)) == (409, "Conflict")
+    assert _refusal(lambda: client.copy_boot_volume_backup(custom, details)) == (400, "NotAllowed")
+    emulator.platform_images.add("ocid1.image.oc1.iad.aaaaaaaacustom")  # a custom image built from a platform one
+    assert client.copy_boot_volume_backup(custom, details).status == 200
+    assert len(peer.backups()) == 2
+
+
+@pytest.mark.parametrize(("volume_id", "source_type"), [(True, "MANUAL"), (False, "SCHEDULED"), (False, None)])
+def test_what_a_copy_says_of_its_volume_and_source_type_follows_the_destinations_variants(
+    emulator: BlockStorageEmulator,
+    peer: BlockStorageEmulator,
+    client: Any,
+    peer_client: Any,
+    volume_id: bool,
+    source_type: str | None,
+) -> None:
+    from oci.core.models import CopyVolumeBackupDetails
+
+    peer.variants.copy_volume_id = volume_id
+    peer.variants.copy_source_type = source_type
+    source_id = emulator.add_backup(VOLUMES[0])
+    copy = client.copy_volume_backup(source_id, CopyVolumeBackupDetails(destination_region=PEER_REGION)).data
+
+    assert copy.volume_id == (VOLUMES[0] if volume_id else None) and copy.source_type == source_type
+    by_source = _all(peer_client.list_volume_backups, COMPARTMENT, source_volume_backup_id=source_id)
+    by_volume = _all(peer_client.list_volume_backups, COMPARTMENT, volume_id=VOLUMES[0])
+    assert [b.id for b in by_source] == [copy.id] and [b.id for b in by_volume] == ([copy.id] if volume_id else [])
+    assert peer_client.get_volume_backup(copy.id).data.id == copy.id
+
+
+def test_a_deletion_refused_for_a_lock_answers_as_the_variant_says(emulator: BlockStorageEmulator, client: Any) -> None:
+    locked = emulator.add_backup(VOLUMES[0], retention_period=DAYS_30, is_retention_lock_enabled=True)
+    for answer in ((409, "Conflict"), (400, "InvalidParameter"), (403, "NotAllowed")):
+        emulator.variants.locked_delete_refusal = answer
+        assert _refusal(lambda: client.delete_volume_backup(locked)) == answer
+
+
+def test_a_retry_token_is_remembered_for_24_hours_of_the_emulators_clock(
+    emulator: BlockStorageEmulator, client: Any
+) -> None:
+    emulator.in_progress_seconds = 0
+    first = _create(client, token="daily-slot")
+    emulator.advance(hours=23)
+    assert _create(client, token="daily-slot").id == first.id
+    emulator.advance(hours=1)
+    assert _create(client, token="daily-slot").id != first.id

@@ -22,7 +22,7 @@ from localdev.audit_world import KEY, OTHER_KEY, OWN
 from localdev.credentials import COMPARTMENT, function_environment
 from localdev.emulator import BlockStorageEmulator
 from localdev.stack import LocalStack
-from tests.conftest import PEER_REGION
+from tests.conftest import DEPLOYMENT, OWN_GROUP, PEER_REGION
 
 TAGS = {"audit": "unit"}
 LOCK = {"retentionTimeUnit": "DAYS", "retentionTimeAmount": 7}
@@ -45,7 +45,12 @@ def run(
         monkeypatch.setenv(name, value)
 
     def audit(kinds: tuple[str, ...] = ("volume", "bootVolume", "volumeGroup"), **config: Any) -> AuditResult:
-        settings = Settings(blockstorage_endpoint=emulator.endpoint, identity_endpoint=emulator.endpoint, **config)
+        settings = Settings(
+            blockstorage_endpoint=emulator.endpoint,
+            identity_endpoint=emulator.endpoint,
+            deployment_id=DEPLOYMENT,
+            **config,
+        )
         selector = Selector.model_validate({"compartmentId": COMPARTMENT, "freeformTags": TAGS, "kinds": kinds})
         result = AuditResult()
         Auditor(settings, OciApi(settings)).run(AuditRequest(selector, False), time.monotonic() + 20, result)
@@ -159,8 +164,11 @@ def test_a_copy_or_a_policys_backup_is_not_the_deployments(
     (violation,) = run(retention_lock=True, retention_period_days=7).violations
 
     assert violation["detail"] == "no AVAILABLE backup made by this deployment, so none is locked"
-    assert made_by_deployment({"freeformTags": OWN, "sourceType": "MANUAL"}, "volumeGroup")
-    assert not made_by_deployment({"freeformTags": OWN, "sourceVolumeGroupBackupId": "x"}, "volumeGroup")
+    group_backup = {"id": "ocid1.volumegroupbackup.oc1.iad.x", "freeformTags": OWN_GROUP, "sourceType": "MANUAL"}
+    assert made_by_deployment(group_backup, "volumeGroup", DEPLOYMENT)
+    assert not made_by_deployment(group_backup, "volumeGroup", "another-app/backup-handler")
+    assert not made_by_deployment(group_backup, "volumeGroup", None)
+    assert not made_by_deployment({**group_backup, "sourceVolumeGroupBackupId": "x"}, "volumeGroup", DEPLOYMENT)
 
 
 def test_every_backup_must_have_an_allowed_key_and_none_is_oracles(

@@ -16,15 +16,13 @@ from backup_handler.oci.api import OPERATIONS
 from backup_handler.reporting import restore_tests as reporting
 from backup_handler.runs.cadence import parse_cadence
 from backup_handler.runs.restore_tests import (
-    DEPLOYMENT_TAG,
     RestoreRecord,
-    deployment_identity,
     stamp,
     ttl_of,
     why_not_own,
 )
 from backup_handler.settings import RESTORE_TEST_EVERY_PATTERN, RESTORE_TEST_TTL_PATTERN, Settings
-from backup_handler.vocabulary.fields import RESERVED_TAGS, RESTORE_RESULT_TAG, RESTORE_TEST_TAG
+from backup_handler.vocabulary.fields import DEPLOYMENT_TAG, RESERVED_TAGS, RESTORE_RESULT_TAG, RESTORE_TEST_TAG
 
 SANDBOX = "ocid1.compartment.oc1..aaaaaaaasandbox"
 BACKUP = "ocid1.volumebackup.oc1.iad.aaaaaaaabackup"
@@ -121,15 +119,6 @@ def test_the_result_tag_is_reserved_and_the_stamp_is_not_the_result() -> None:
 
 
 # ------------------------------------------------------------------ identity and durations
-
-
-def test_the_deployment_identity_is_configured_or_the_application_and_function_names() -> None:
-    assert deployment_identity({"FN_APP_NAME": "app", "FN_FN_NAME": "fn"}) == "app/fn"
-    assert (
-        deployment_identity({"BACKUP_DEPLOYMENT_ID": "prod-eu", "FN_APP_NAME": "app", "FN_FN_NAME": "fn"}) == "prod-eu"
-    )
-    long = deployment_identity({"FN_APP_NAME": "a" * 255, "FN_FN_NAME": "f" * 255})
-    assert len(long) == 256 and long != deployment_identity({"FN_APP_NAME": "a" * 255, "FN_FN_NAME": "g" * 255})
 
 
 def test_a_ttl_is_hours_or_days() -> None:

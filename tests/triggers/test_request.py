@@ -223,7 +223,12 @@ def test_manual_request_body_becomes_the_api_body_with_stamped_tags() -> None:
         "volumeId": VOLUMES[0],
         "type": "FULL",
         "displayName": "before-db-upgrade",
-        "freeformTags": {"ticket": "CHG-1234", "backup-trigger": "manual", "backup-source": "CHG-1234-before-upgrade"},
+        "freeformTags": {
+            "ticket": "CHG-1234",
+            "backup-trigger": "manual",
+            "backup-source": "CHG-1234-before-upgrade",
+            "backup-kind": "volume",
+        },
     }
 
 
@@ -263,8 +268,8 @@ def test_a_request_cannot_override_configured_tags_but_may_repeat_them() -> None
 
 def test_more_tags_than_a_resource_can_carry_are_refused() -> None:
     freeform = {f"f{n}": "v" for n in range(40)}
-    # 40 + 22 + the 2 stamped tags + room for a restore test's result = 65
-    defined = {"ops": {f"d{n}": "v" for n in range(22)}}
+    # 40 + 19 + the function's 6 reserved tags (4 stamped at creation, 2 the lifecycle and restore tests set) = 65
+    defined = {"ops": {f"d{n}": "v" for n in range(19)}}
 
     settings = Settings(defined_tag_namespaces=("ops",))
 
