@@ -31,7 +31,16 @@ from localdev.emulator.volumes import AD
 
 KEY = "ocid1.key.oc1.iad.aaaaaaaaauditworldallowedkey0000000000000000000000000000000001"
 OTHER_KEY = "ocid1.key.oc1.iad.aaaaaaaaauditworldforeignkey0000000000000000000000000000000001"
-OWN = {"backup-trigger": "schedule", "backup-source": "20261120T000000Z/3600s"}
+# The deployment audited, and what it stamps on the backups it makes (per kind of backup).
+DEPLOYMENT = "backup-app/backup-handler"
+OWN = {
+    "backup-trigger": "schedule",
+    "backup-source": "20261120T000000Z/3600s",
+    "backup-deployment": DEPLOYMENT,
+    "backup-kind": "volume",
+}
+OWN_BOOT = {**OWN, "backup-kind": "bootVolume"}
+OWN_GROUP = {**OWN, "backup-kind": "volumeGroup"}
 LOCK = {"retentionTimeUnit": "DAYS", "retentionTimeAmount": 30}
 RPO_HOURS = 24
 _PREFIX = "ocid1.{kind}.oc1.iad.abuwcljraudit{name:0>12}"
@@ -77,6 +86,7 @@ def configuration(peer: BlockStorageEmulator) -> dict[str, str]:
         "BACKUP_RETENTION_LOCK": "true",
         "BACKUP_RETENTION_PERIOD_DAYS": str(LOCK["retentionTimeAmount"]),
         "BACKUP_KMS_KEY_ID": KEY,
+        "BACKUP_DEPLOYMENT_ID": DEPLOYMENT,
     }
 
 
@@ -108,7 +118,7 @@ def seed_audit_world(
         backup_id = emulator.add_backup(
             volume_id,
             time_created=ago(hours),
-            freeform_tags=OWN if own else {"owner": "a person"},
+            freeform_tags=(OWN_BOOT if boot else OWN) if own else {"owner": "a person"},
             retention_period=LOCK if own and locked else None,
             is_retention_lock_enabled=own and locked,
             kms_key_id=key,
@@ -119,7 +129,7 @@ def seed_audit_world(
             peer.add_backup(
                 volume_id,
                 time_created=ago(hours - 0.5),
-                freeform_tags=OWN if own else {"owner": "a person"},
+                freeform_tags=(OWN_BOOT if boot else OWN) if own else {"owner": "a person"},
                 source_backup_id=backup_id,
                 compartment_id=COMPARTMENT,
                 boot=boot,
@@ -145,7 +155,7 @@ def seed_audit_world(
     backup(volume["ok"], 2)
     backup(boot_volume, 2, boot=True)
     emulator.add_volume_group_backup(
-        group, time_created=ago(3), freeform_tags=OWN, retention_period=LOCK, is_retention_lock_enabled=True
+        group, time_created=ago(3), freeform_tags=OWN_GROUP, retention_period=LOCK, is_retention_lock_enabled=True
     )
     backup(volume["personal"], 5)  # the deployment's newest: locked
     backup(volume["personal"], 1, own=False)  # a person's, newer (not locked: not the deployment's)
