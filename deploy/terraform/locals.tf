@@ -102,6 +102,7 @@ locals {
     BACKUP_KMS_KEY_ID             = var.backup_kms_key_id
     BACKUP_ALLOWED_KMS_KEY_IDS    = var.backup_allowed_kms_key_ids
     BACKUP_DEFINED_TAG_NAMESPACES = var.backup_defined_tag_namespaces
+    BACKUP_DEPLOYMENT_ID          = var.backup_deployment_id
     BACKUP_LOG_LEVEL              = var.backup_log_level
     BACKUP_METRICS_NAMESPACE      = var.backup_metrics_namespace
     BACKUP_METRICS_COMPARTMENT_ID = var.backup_metrics_namespace == "" ? "" : coalesce(var.backup_metrics_compartment_id, var.compartment_ocid)

@@ -318,6 +318,16 @@ variable "backup_defined_tag_namespaces" {
   }
 }
 
+variable "backup_deployment_id" {
+  type        = string
+  default     = ""
+  description = "BACKUP_DEPLOYMENT_ID: the identity stamped on every backup (tag backup-deployment); retention, copies and restore tests act only on backups with it. Empty: <application>/<function> as the platform names them. Set it to keep managing the same backups after renaming the application or function."
+  validation {
+    condition     = var.backup_deployment_id == "" || (length(var.backup_deployment_id) <= 200 && can(regex("^[A-Za-z0-9][A-Za-z0-9._:/@+~-]*$", var.backup_deployment_id)))
+    error_message = "backup_deployment_id: at most 200 characters, starting with a letter or digit, of letters, digits and ._:/@+~-."
+  }
+}
+
 variable "backup_log_level" {
   type        = string
   default     = ""

@@ -41,7 +41,6 @@ NOT_MAPPED = {
     "max_body_bytes",
     "max_json_depth",
     "deadline_margin_seconds",
-    "deployment_id",  # the platform's FN_APP_NAME/FN_FN_NAME, the application and function the stack names
 }
 
 # What turns each feature on, as locals.tf says it (the test checks the expressions name these variables).
