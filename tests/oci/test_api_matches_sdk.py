@@ -33,7 +33,7 @@ from backup_handler.reporting import metrics, notify
 from backup_handler.reporting.tally import Tally
 from backup_handler.runs.audit import Auditor, AuditResult
 from backup_handler.runs.batching import Plan, Planner
-from backup_handler.runs.lifecycle import Lifecycle
+from backup_handler.runs.lifecycle import Lifecycle, LifecycleResult
 from backup_handler.runs.restore_tests import RestoreTests
 from backup_handler.runs.selection import Resolution
 from backup_handler.settings import Settings
@@ -48,6 +48,7 @@ from localdev.fnprocess import FunctionProcess, fdk_command
 from localdev.functions import FunctionInvocation, FunctionsEmulator
 from localdev.platform import FnPlatform
 from localdev.samples import BOOT_VOLUMES, SANDBOX, VOLUME_GROUP, VOLUMES, seed
+from tests.conftest import COPY_SUFFIX, DEPLOYMENT, OWN, OWN_BOOT, OWN_GROUP
 
 STANDIN = Path(__file__).resolve().parent.parent / "fixtures" / "standin_func.py"
 FUNCTION_ID = "ocid1.fnfunc.oc1.iad.aaaaaaaaapimatchessdk00000000000000000000000000000000000000"
@@ -55,7 +56,6 @@ TOPIC = "ocid1.onstopic.oc1.iad.aaaaaaaaapimatchessdk000000000000000000000000000
 KEY = "ocid1.key.oc1.iad.aaaaaaaavault.aaaaaaaakey0000000000000000000000000000000000000000000"
 CHILD = "ocid1.compartment.oc1..aaaaaaaaapimatchessdkchild000000000000000000000000000000000"
 COPY_REGION = "us-phoenix-1"
-OWN = {"backup-trigger": "schedule", "backup-source": "20261120T000000Z/3600s"}
 SDK_CLIENTS = {
     "blockstorage": "oci.core.BlockstorageClient",
     "copies": "oci.core.BlockstorageClient",
@@ -143,6 +143,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             copy_endpoint=peer.endpoint,
             invoke_endpoint=functions.endpoint,
             copy_region=COPY_REGION,
+            deployment_id=DEPLOYMENT,
             retention_keep_last=1,
             retention_period_days=7,
             retention_lock=True,
@@ -166,6 +167,7 @@ def _seed(world: World) -> list[str]:
     emulator, peer = world.emulator, world.peer
     emulator.in_progress_seconds = 0  # each backup AVAILABLE at once: the table's and the SDK's creates both pass
     peer.in_progress_seconds = 0
+    emulator.copy_seconds = 0  # each copy done at once: the SDK's copy of the same boot volume is not refused
     emulator.add_region(peer)
     seed(emulator)
     emulator.add_compartment(COMPARTMENT, TENANCY, "backups")
@@ -174,17 +176,26 @@ def _seed(world: World) -> list[str]:
     now = datetime.now(UTC)
     newer = []
     for volume, boot in ((VOLUMES[0], False), (BOOT_VOLUMES[0], True)):
-        older = emulator.add_backup(volume, time_created=now - timedelta(days=2), freeform_tags=OWN, boot=boot)
-        newer.append(emulator.add_backup(volume, time_created=now - timedelta(days=1), freeform_tags=OWN, boot=boot))
+        older = emulator.add_backup(
+            volume, time_created=now - timedelta(days=2), freeform_tags=OWN_BOOT if boot else OWN, boot=boot
+        )
+        newer.append(
+            emulator.add_backup(
+                volume, time_created=now - timedelta(days=1), freeform_tags=OWN_BOOT if boot else OWN, boot=boot
+            )
+        )
         for days in (2, 1.5):
             peer.add_backup(
                 volume,
                 time_created=now - timedelta(days=days),
-                display_name=f"backup-{days} (copy)",
-                freeform_tags=OWN,
+                display_name=f"backup-{days}{COPY_SUFFIX}",
+                freeform_tags=OWN_BOOT if boot else OWN,
                 source_backup_id=older,
                 boot=boot,
             )
+    # Two of the function's group backups: retention keeps the newer as a unit and deletes the older one.
+    emulator.add_group_backup(VOLUME_GROUP, time_created=now - timedelta(days=2), freeform_tags=OWN_GROUP)
+    newer.append(emulator.add_group_backup(VOLUME_GROUP, time_created=now - timedelta(days=1), freeform_tags=OWN_GROUP))
     return newer
 
 
@@ -224,6 +235,9 @@ def sent(world: World) -> list[Sent]:
     for backup_id in newer:  # retention deletes the older backup and a copy; the newer one is copied
         result = lifecycle.after_backup(backup_id, time.monotonic() + 30, dry_run=False)
         assert not result.errors, result.errors
+
+    preview = lifecycle.preview([("volumeGroup", VOLUME_GROUP)], time.monotonic() + 30, result=LifecycleResult())
+    assert not preview.errors, preview.errors
 
     targets = [Target(kind="volume", resource_id=volume) for volume in VOLUMES[:2]]
     plan = Planner(settings, api, FUNCTION_ID).plan(request, targets, time.monotonic() + 30, Plan(request))
@@ -370,11 +384,16 @@ def _fresh_path(world: World, op: Operation, path: Mapping[str, str]) -> dict[st
         return dict(path)
     boot = "Boot" in op.name
     emulator = world.peer if op.service == "copies" else world.emulator
+    if op.path.startswith("/volumeGroupBackups/"):
+        fresh_group = emulator.add_group_backup(VOLUME_GROUP, freeform_tags=OWN_GROUP)
+        return {name: fresh_group for name in path}
     if op.path.startswith(("/volumes/", "/bootVolumes/")):  # a restore test's volume
         volume_id = f"ocid1.{'bootvolume' if boot else 'volume'}.oc1.iad.sdkcall{len(emulator.calls):08d}"
         emulator.add_volume(volume_id, boot=boot, compartment_id=SANDBOX)
         return {name: volume_id for name in path}
-    fresh = emulator.add_backup(BOOT_VOLUMES[0] if boot else VOLUMES[1], boot=boot, freeform_tags=OWN)
+    fresh = emulator.add_backup(
+        BOOT_VOLUMES[0] if boot else VOLUMES[1], boot=boot, freeform_tags=OWN_BOOT if boot else OWN
+    )
     return {name: fresh for name in path}
 
 
