@@ -33,7 +33,8 @@ from backup_handler.reporting import metrics, notify
 from backup_handler.reporting.tally import Tally
 from backup_handler.runs.audit import Auditor, AuditResult
 from backup_handler.runs.batching import Plan, Planner
-from backup_handler.runs.lifecycle import Lifecycle
+from backup_handler.runs.lifecycle import Lifecycle, Sweep
+from backup_handler.runs.ownership import Ownership
 from backup_handler.runs.restore_tests import RestoreTests
 from backup_handler.runs.selection import Resolution
 from backup_handler.settings import Settings
@@ -55,7 +56,14 @@ TOPIC = "ocid1.onstopic.oc1.iad.aaaaaaaaapimatchessdk000000000000000000000000000
 KEY = "ocid1.key.oc1.iad.aaaaaaaavault.aaaaaaaakey0000000000000000000000000000000000000000000"
 CHILD = "ocid1.compartment.oc1..aaaaaaaaapimatchessdkchild000000000000000000000000000000000"
 COPY_REGION = "us-phoenix-1"
-OWN = {"backup-trigger": "schedule", "backup-source": "20261120T000000Z/3600s"}
+DEPLOYMENT = "backup-app/backup-handler"
+OWN = {
+    "backup-trigger": "schedule",
+    "backup-source": "20261120T000000Z/3600s",
+    "backup-deployment": DEPLOYMENT,
+    "backup-kind": "volume",
+}
+COPY_SUFFIX = Ownership(DEPLOYMENT).copy_suffix
 SDK_CLIENTS = {
     "blockstorage": "oci.core.BlockstorageClient",
     "copies": "oci.core.BlockstorageClient",
@@ -155,6 +163,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             notify_topic_id=TOPIC,
             batch_size=1,
             max_attempts=1,
+            deployment_id=DEPLOYMENT,
         )
         yield World(emulator, peer, functions, settings, signer)
     standin.stop()
@@ -166,6 +175,7 @@ def _seed(world: World) -> list[str]:
     emulator, peer = world.emulator, world.peer
     emulator.in_progress_seconds = 0  # each backup AVAILABLE at once: the table's and the SDK's creates both pass
     peer.in_progress_seconds = 0
+    emulator.copy_seconds = 0  # copies done at once: the SDK's replay of a boot volume copy is not refused as busy
     emulator.add_region(peer)
     seed(emulator)
     emulator.add_compartment(COMPARTMENT, TENANCY, "backups")
@@ -174,17 +184,22 @@ def _seed(world: World) -> list[str]:
     now = datetime.now(UTC)
     newer = []
     for volume, boot in ((VOLUMES[0], False), (BOOT_VOLUMES[0], True)):
-        older = emulator.add_backup(volume, time_created=now - timedelta(days=2), freeform_tags=OWN, boot=boot)
-        newer.append(emulator.add_backup(volume, time_created=now - timedelta(days=1), freeform_tags=OWN, boot=boot))
+        tags = {**OWN, "backup-kind": "bootVolume" if boot else "volume"}
+        older = emulator.add_backup(volume, time_created=now - timedelta(days=2), freeform_tags=tags, boot=boot)
+        newer.append(emulator.add_backup(volume, time_created=now - timedelta(days=1), freeform_tags=tags, boot=boot))
         for days in (2, 1.5):
             peer.add_backup(
                 volume,
                 time_created=now - timedelta(days=days),
-                display_name=f"backup-{days} (copy)",
-                freeform_tags=OWN,
+                display_name=f"backup-{days}{COPY_SUFFIX}",
+                freeform_tags=tags,
                 source_backup_id=older,
                 boot=boot,
             )
+    # Three of the function's group backups: retention deletes the oldest; with a grace period, marks the next.
+    group_tags = {**OWN, "backup-kind": "volumeGroup"}
+    for days in (5, 4, 3):
+        emulator.add_group_backup(VOLUME_GROUP, time_created=now - timedelta(days=days), freeform_tags=group_tags)
     return newer
 
 
@@ -224,6 +239,23 @@ def sent(world: World) -> list[Sent]:
     for backup_id in newer:  # retention deletes the older backup and a copy; the newer one is copied
         result = lifecycle.after_backup(backup_id, time.monotonic() + 30, dry_run=False)
         assert not result.errors, result.errors
+
+    # A schedule tick's catch-up with a grace period: it sweeps the compartment (its volumes and backups, listed
+    # once), and marks the group's older backup due (UpdateVolumeGroupBackup) rather than deleting it.
+    # A schedule dry run previews a group's catch-up (reading the group for its compartment); the group backup's
+    # own end event deletes the oldest group backup (keep-last 2).
+    preview = lifecycle.preview([("volumeGroup", VOLUME_GROUP)], time.monotonic() + 30)
+    assert not preview.errors and preview.deleted_count >= 1, preview.errors
+    keep_two = Lifecycle(settings.model_copy(update={"retention_keep_last": 2}), api, AdaptiveLimiter(4))
+    grouped = keep_two.after_backup(str(created[2]["id"]), time.monotonic() + 30, dry_run=False)
+    assert not grouped.errors and grouped.deleted_count == 1, (grouped.errors, grouped.kept)
+    # A schedule tick's catch-up with a grace period sweeps the compartment (its volumes and backups, listed once)
+    # and marks the group's older backup due (UpdateVolumeGroupBackup) rather than deleting it.
+    graced = settings.model_copy(update={"retention_grace": "1h", "copy_region": None})
+    swept = Lifecycle(graced, api, AdaptiveLimiter(4)).catch_up(
+        [], time.monotonic() + 30, dry_run=False, sweep=Sweep(compartments=(COMPARTMENT,), rotation="tick")
+    )
+    assert not swept.errors and swept.marked_count >= 1, (swept.errors, swept.marked)
 
     targets = [Target(kind="volume", resource_id=volume) for volume in VOLUMES[:2]]
     plan = Planner(settings, api, FUNCTION_ID).plan(request, targets, time.monotonic() + 30, Plan(request))
@@ -374,7 +406,10 @@ def _fresh_path(world: World, op: Operation, path: Mapping[str, str]) -> dict[st
         volume_id = f"ocid1.{'bootvolume' if boot else 'volume'}.oc1.iad.sdkcall{len(emulator.calls):08d}"
         emulator.add_volume(volume_id, boot=boot, compartment_id=SANDBOX)
         return {name: volume_id for name in path}
-    fresh = emulator.add_backup(BOOT_VOLUMES[0] if boot else VOLUMES[1], boot=boot, freeform_tags=OWN)
+    if "VolumeGroup" in op.name:
+        fresh = emulator.add_group_backup(VOLUME_GROUP, freeform_tags={**OWN, "backup-kind": "volumeGroup"})
+    else:
+        fresh = emulator.add_backup(BOOT_VOLUMES[0] if boot else VOLUMES[1], boot=boot, freeform_tags=OWN)
     return {name: fresh for name in path}
 
 
