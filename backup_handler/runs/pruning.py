@@ -80,7 +80,10 @@ class Pruner:
             return dropped
         ranked = newest_first(candidates)
         floors = grace_marks.floors([(str(c.backup.get("id")), c.time) for c in ranked])
-        decisions = decide(ranked, self.rule, self.now)
+        # The later of this clock and the newest time the API wrote (a clock behind the service's does not make
+        # backups look younger, nor a grace period longer); a lock is judged by this clock alone (fail closed).
+        now = max(self.now, ranked[0].time)
+        decisions = decide(ranked, self.rule, now)
         kept: list[dict[str, Any]] = []
         due: list[Decision] = []
         for decision in decisions:
@@ -100,7 +103,7 @@ class Pruner:
                     logger, logging.INFO, "retention", backupId=backup_id, outcome="kept", reason=protected, place=place
                 )
                 continue
-            if self.grace is not None and not self._grace_over(kind, place, decision, floors[backup_id]):
+            if self.grace is not None and not self._grace_over(kind, place, decision, floors[backup_id], now):
                 continue
             cap = self._cap(deleted_here)
             if cap is not None:
@@ -155,21 +158,21 @@ class Pruner:
 
     # ---------------------------------------------------------------- grace
 
-    def _grace_over(self, kind: Kind, place: Place, decision: Decision, floor: datetime) -> bool:
+    def _grace_over(self, kind: Kind, place: Place, decision: Decision, floor: datetime, now: datetime) -> bool:
         """Whether a due backup's grace period is over; marks it (or reports its mark) when not."""
         assert self.grace is not None
         backup = decision.backup
         backup_id = str(backup.get("id"))
-        since = self.grace.since(backup, floor, self.now)
-        if since is not None and self.grace.deletable(since, self.now):
+        since = self.grace.since(backup, floor, now)
+        if since is not None and self.grace.deletable(since, now):
             return True
         entry = self._entry(kind, place, backup) | {"reason": decision.reason}
         if since is None:
             why: grace_marks.Why = "max-age" if decision.reason.startswith("older than") else "rules"
-            value = self.grace.mark(backup_id, self.now, why)
+            value = self.grace.mark(backup_id, now, why)
             if not self._tag(kind, place, backup, {**tags_of(backup), RETENTION_DUE_TAG: value}):
                 return False
-            since, entry["new"] = self.now, True
+            since, entry["new"] = now, True
         entry |= {
             "markedAt": grace_marks.stamp(since),
             "deletableAfter": grace_marks.stamp(since + self.grace.period),
