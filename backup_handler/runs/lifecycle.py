@@ -382,6 +382,7 @@ class _Run:
             scope_id = item.get(kind.id_field)
             if isinstance(scope_id, str):
                 by_scope.setdefault(scope_id, []).append(item)
+                self.pruner.saw(parse_time(item.get("timeCreated")))
         inventory: dict[str, dict[str, Any]] | None = None
         for scope_id, items in by_scope.items():
             scope = Scope(kind.name, scope_id, compartment)

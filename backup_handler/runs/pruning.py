@@ -64,6 +64,12 @@ class Pruner:
         hours = settings.retention_grace_hours
         self.grace = Grace(identity, rule.describe(), timedelta(hours=hours)) if hours else None
         self.deletions = 0  # in this run, in all (a dry run's would-be deletions too)
+        self.latest = now  # the later of this clock and the newest time the API wrote in the run
+
+    def saw(self, moment: datetime | None) -> None:
+        """A time the API wrote (a backup's ``timeCreated``): the run's clock is never behind it."""
+        if moment is not None and moment > self.latest:
+            self.latest = moment
 
     def apply(
         self,
@@ -80,9 +86,10 @@ class Pruner:
             return dropped
         ranked = newest_first(candidates)
         floors = grace_marks.floors([(str(c.backup.get("id")), c.time) for c in ranked])
-        # The later of this clock and the newest time the API wrote (a clock behind the service's does not make
-        # backups look younger, nor a grace period longer); a lock is judged by this clock alone (fail closed).
-        now = max(self.now, ranked[0].time)
+        # The later of this clock and the newest time the API wrote in the run (a clock behind the service's does
+        # not make backups look younger, nor a grace period longer); a lock is judged by this clock (fail closed).
+        self.saw(ranked[0].time)
+        now = self.latest
         decisions = decide(ranked, self.rule, now)
         kept: list[dict[str, Any]] = []
         due: list[Decision] = []

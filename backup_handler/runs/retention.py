@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cached_property
 from typing import Any
 
 from backup_handler.runs import tiers
@@ -54,7 +55,7 @@ class Rule:
         if type(self.min_keep) is not int or self.min_keep < 1:
             raise ValueError(f"min_keep must be at least 1, got {self.min_keep!r}")
 
-    @property
+    @cached_property
     def policy(self) -> Policy:
         """The keep rules as restic's policy (empty when only max age is set)."""
         return Policy(
@@ -117,41 +118,47 @@ def decide(candidates: Sequence[Candidate], rule: Rule, now: datetime) -> list[D
     ids = [_id(candidate) for candidate in candidates]
     if len(set(ids)) != len(ids):
         raise ValueError("a backup appears more than once among the candidates")
-    ranked = sorted(sorted(candidates, key=_id), key=lambda c: c.time.astimezone(UTC), reverse=True)
-    position = {_id(candidate): index for index, candidate in enumerate(ranked)}
     policy = rule.policy
     if policy.is_empty:
+        ranked = sorted(sorted(ids), key=lambda i: when[i], reverse=True) if (when := _times(candidates)) else []
         kept_by: dict[str, tuple[str, ...]] = {}
     else:
-        points = [Point(_id(candidate), candidate.time) for candidate in candidates]
-        kept_by = {d.id: d.reasons for d in tiers.decide(points, policy, now) if d.keep}
+        verdicts = tiers.decide([Point(i, c.time) for i, c in zip(ids, candidates, strict=True)], policy, now)
+        ranked = [verdict.id for verdict in verdicts]  # newest first, ties by OCID, as restic ranks them
+        kept_by = {verdict.id: verdict.reasons for verdict in verdicts if verdict.keep}
+    position = {backup_id: index for index, backup_id in enumerate(ranked)}
+    policy_empty = policy.is_empty
     too_old = timedelta(days=rule.max_age_days) if rule.max_age_days else None
+    minimum = f"among the newest {rule.min_keep} (min keep)"
     decisions = []
-    for candidate in candidates:
-        backup_id = _id(candidate)
+    for backup_id, candidate in zip(ids, candidates, strict=True):
         reasons = kept_by.get(backup_id, ())
         old = too_old is not None and now - candidate.time > too_old
-        if policy.is_empty and not old:
+        if policy_empty and not old:
             reasons = (f"younger than {rule.max_age_days} days",) if rule.max_age_days else ("no retention rule",)
         keep = bool(reasons) and not old
-        why = ", ".join(reasons) if keep else _why_not(reasons, old, rule)
         floor = position[backup_id] < rule.min_keep
         if floor and position[backup_id] == 0:
-            reasons, keep, why = (NEWEST_REASON, *reasons), True, ", ".join((NEWEST_REASON, *reasons))
-            decisions.append(Decision(candidate.backup, True, why, reasons))
+            reasons = (NEWEST_REASON, *reasons)
+            decisions.append(Decision(candidate.backup, True, ", ".join(reasons), reasons))
         elif floor and not keep:
-            minimum = f"among the newest {rule.min_keep} (min keep)"
             decisions.append(Decision(candidate.backup, True, minimum, (minimum,), min_keep=True))
+        elif keep:
+            decisions.append(Decision(candidate.backup, True, ", ".join(reasons), reasons))
         else:
-            decisions.append(Decision(candidate.backup, keep, why, reasons if keep else ()))
+            decisions.append(Decision(candidate.backup, False, _why_not(reasons, old, rule, policy_empty)))
     return decisions
 
 
-def _why_not(reasons: tuple[str, ...], old: bool, rule: Rule) -> str:
+def _times(candidates: Sequence[Candidate]) -> dict[str, datetime]:
+    return {_id(candidate): candidate.time.astimezone(UTC) for candidate in candidates}
+
+
+def _why_not(reasons: tuple[str, ...], old: bool, rule: Rule, policy_empty: bool) -> str:
     if not old:
         return NO_RULE_REASON
     limit = f"older than {rule.max_age_days} days (max age)"
-    return f"{limit}, though {', '.join(reasons)}" if reasons and not rule.policy.is_empty else limit
+    return f"{limit}, though {', '.join(reasons)}" if reasons and not policy_empty else limit
 
 
 def _id(candidate: Candidate) -> str:
