@@ -431,6 +431,11 @@ class BlockStorageEmulator:
         with self._lock:
             self.state.backups.delete(backup_id)
 
+    def retag_backup(self, backup_id: str, freeform_tags: Mapping[str, str]) -> None:
+        """Replace a backup's free-form tags, as anyone with ``use volume-backups`` can."""
+        with self._lock:
+            self.state.backups.records[backup_id]["freeformTags"] = dict(freeform_tags)
+
     def terminate(self, backup_id: str, state: str = "TERMINATED") -> None:
         """Set a backup's state as if deleted (or turned ``FAULTY``) outside the function; it stays listed."""
         with self._lock:

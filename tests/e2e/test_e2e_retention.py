@@ -6,6 +6,7 @@ computes what it expects on its own (never with the function's decision code).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -339,3 +340,72 @@ def test_a_forged_or_copied_mark_never_makes_a_backup_go_early(
     assert all(entry.get("new") for entry in document["marked"])  # each marked afresh, its grace from now
     assert tags_of(emulator, persons)[DUE_TAG] == genuine  # a person's backup is never touched, tag or not
     assert set(states(emulator).values()) == {"AVAILABLE"}
+
+
+# ------------------------------------------------------------------------------- adversarial: deletion safety
+
+ELSEWHERE = "ocid1.compartment.oc1..aaaaaaaaanothercompartment00000000000000000000000000000000"
+
+
+def test_a_compartment_page_holding_another_compartments_backups_never_gets_them_deleted(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    emulator.in_progress_seconds = 0.0
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
+    elsewhere = [
+        emulator.add_backup(GONE, time_created=ago(d), freeform_tags=OWN, compartment_id=ELSEWHERE) for d in (3, 2, 1)
+    ]
+    listed = {backup["id"]: backup for backup in emulator.backups()}
+    # The sweep's page of this compartment, as a service that ignored compartmentId would answer it.
+    emulator.inject(Fault("listVolumeBackups", body=json.dumps([listed[b] for b in elsewhere]).encode()))
+
+    summary = tick(platform, VOLUMES[0])
+
+    assert all(states(emulator)[b] == "AVAILABLE" for b in elsewhere)
+    assert summary["orphans"]["sourceGone"] == 0 and summary["orphans"]["deleted"] == 0
+
+
+def test_a_schedule_dry_run_previews_the_orphan_sweep_and_writes_nothing(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="2", BACKUP_RETENTION_GRACE="1d")
+    seeded = seed_orphans(emulator)
+    manual = emulator.add_backup(GONE, time_created=ago(30), freeform_tags={**OWN, "backup-trigger": "manual"})
+
+    document = tick(platform, VOLUMES[0], dryRun=True)
+
+    assert document["dryRun"] is True and document["orphans"]["sourceGone"] == 1
+    marked = {entry["backupId"] for entry in document["marked"]}
+    assert marked == {seeded["named"][0], *seeded["unselected"][:2], *seeded["gone"][:2]}
+    assert [call for call in emulator.calls if call.method != "GET"] == []
+    assert all(DUE_TAG not in tags_of(emulator, b) for b in marked)
+    assert states(emulator)[manual] == "AVAILABLE" and manual not in marked  # a person asked for it: never retained
+
+
+def test_a_mark_sealed_as_this_deployment_would_but_dated_before_the_backup_could_be_due_is_not_trusted(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    from backup_handler.runs.grace import Grace
+    from backup_handler.runs.lifecycle import rule_of
+    from backup_handler.settings import Settings
+
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1", BACKUP_RETENTION_GRACE="1d")
+    older = emulator.add_backup(VOLUMES[0], time_created=ago(10), freeform_tags=OWN)
+    newer = emulator.add_backup(VOLUMES[0], time_created=ago(1), freeform_tags=OWN)
+    # Whoever knows the identity and the configuration can compute a seal; dated 5 days ago it would be past the
+    # grace period, but the backup could only be due once a newer one existed (a day ago).
+    rule = rule_of(Settings(retention_keep_last=1)).describe()
+    forged = Grace(DEPLOYMENT, rule, timedelta(days=1)).mark(older, datetime.now(UTC) - timedelta(days=5), "rules")
+    emulator.retag_backup(older, {**OWN, DUE_TAG: forged})
+
+    document = platform.invoke(backup_end(newer)).json()
+
+    assert document["deleted"] == [] and states(emulator)[older] == "AVAILABLE"
+    assert [entry["backupId"] for entry in document["marked"]] == [older] and document["marked"][0]["new"]
+
+
+def test_an_invoker_cannot_put_a_backup_on_the_way_out(platform: FnPlatform) -> None:
+    answer = platform.invoke({"volumeId": VOLUMES[0], "freeformTags": {DUE_TAG: "2020-01-01T00:00:00Z|rules|x"}})
+
+    assert answer.json()["code"] == "InvalidRequest"
+    assert answer.json()["errors"][0]["field"] == f"freeformTags.{DUE_TAG}"
