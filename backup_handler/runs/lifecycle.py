@@ -3,28 +3,27 @@
 It runs on the backup-end event of a backup (``createvolumebackup.end``,
 ``createbootvolumebackup.end``, and ``createvolumegroupbackup.end`` should a tenancy emit it; an
 Events rule with the function as action), after a schedule tick as a catch-up for what the tick
-backed up, and as a preview of that catch-up in a schedule's dry run. Each acts on one *scope*
-at a time: the backups of one volume, boot volume or volume group, in one compartment.
+backed up (with retention on, from whole compartments' lists, sweeping the tick's orphans too), and
+as a preview of that catch-up in a schedule's dry run. Each acts on one *scope* at a time: the
+backups of one volume, boot volume or volume group, in one compartment.
 
 The seams:
 
 - :mod:`.ownership` — whose backup is it: only this deployment's own are ever deleted or copied
   (its identity and every other stamped condition; members of group backups are left to their group;
   other deployments' backups are counted in ``foreignOwnBackups`` and logged, never touched);
-- :mod:`.retention` — the pure keep/delete decision over a scope's AVAILABLE own backups, newest first;
+- :mod:`.retention` — the pure keep/delete decision over a scope's AVAILABLE own backups (restic's tiers
+  in :mod:`.tiers`, max age, min keep), with the rules that keep each;
+- :mod:`.pruning` — carrying it out: deletion caps, grace marks (:mod:`.grace`), locks, 404s;
+- :mod:`.orphans` — which scopes a schedule tick's sweep takes for orphans, and the policy for them;
 - :mod:`.copies` — copies, their limits and locks; :mod:`.lifecycle_calls` — the budgeted API calls;
 - :mod:`.lifecycle_result` — what a run did.
 
-Deletion: what the rule deletes is deleted unless a hold, prevent-deletion or a running retention
-period protects it (counted in ``keptByProtection``). A 404 on a deletion is checked: a backup
-already TERMINATING or TERMINATED (another container handled the same event) counts as already
-deleted, anything else is an error (OCI answers 404 for a missing grant too). A refusal (a lock the
-list did not show, whatever status it comes with) is reported and never counted as a deletion.
 Volume group backups are kept and deleted as units (DeleteVolumeGroupBackup deletes their members);
 a member's own backup-end event drives its group's retention. Retention applies to the copies in the
 destination region too, under the same rule, counting copies only and ranking each by its source.
 
-A dry run lists (reads are fine) and reports what it would delete and copy, calling no mutating API.
+A dry run lists (reads are fine) and reports what it would delete, mark and copy, calling no mutating API.
 """
 
 from __future__ import annotations

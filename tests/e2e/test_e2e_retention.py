@@ -13,14 +13,18 @@ from typing import Any
 
 import pytest
 
+from localdev.credentials import COMPARTMENT
 from localdev.emulator import BlockStorageEmulator, Fault
+from localdev.functions import FunctionsEmulator
 from localdev.platform import FnPlatform
 from localdev.samples import VOLUME_GROUP, VOLUMES
+from localdev.stack import LocalStack
 from tests.conftest import DEPLOYMENT, OWN, OWN_GROUP, ago, backup_end, states
 
 pytestmark = pytest.mark.e2e
 
 DUE_TAG = "backup-retention-due"
+BATCHED_FUNCTION = "ocid1.fnfunc.oc1.iad.aaaaaaaaretentionbatches0000000000000000000000000000000000"
 GONE = "ocid1.volume.oc1.iad.abuwcljrdeletedvolume00000000000000000000000000000000000001"
 
 
@@ -409,3 +413,41 @@ def test_an_invoker_cannot_put_a_backup_on_the_way_out(platform: FnPlatform) -> 
 
     assert answer.json()["code"] == "InvalidRequest"
     assert answer.json()["errors"][0]["field"] == f"freeformTags.{DUE_TAG}"
+
+
+def test_a_tick_split_into_batches_sweeps_its_orphans_once_in_the_invocation_that_received_it(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, stack: LocalStack
+) -> None:
+    emulator.in_progress_seconds = 0.0
+    selected = [f"ocid1.volume.oc1.iad.abuwcljrbatchedsweep{n:039d}" for n in range(5)]
+    for volume_id in selected:
+        emulator.add_volume(volume_id, freeform_tags={"backup": "hourly"})
+    emulator.add_volume(VOLUMES[1], freeform_tags={"backup": "never"})  # a volume dropped from the selector
+    for volume_id in selected:
+        seed_hourly(emulator, volume_id, [ago(d) for d in (4, 3, 2, 1)])
+    unselected = seed_hourly(emulator, VOLUMES[1], [ago(d) for d in (4, 3, 2, 1)])
+    gone = seed_hourly(emulator, GONE, [ago(d) for d in (4, 3, 2, 1)])
+    with FunctionsEmulator(stack.identity) as functions:
+        platform = start_platform(
+            BACKUP_IDENTITY_ENDPOINT=stack.emulator.endpoint,
+            BACKUP_INVOKE_ENDPOINT=functions.endpoint,
+            FN_FN_ID=BATCHED_FUNCTION,
+            BACKUP_BATCH_SIZE="2",
+            BACKUP_RETENTION_KEEP_LAST="2",
+        )
+        functions.register(BATCHED_FUNCTION, platform)
+        body = {
+            "source": "schedule",
+            "selector": {"compartmentId": COMPARTMENT, "freeformTags": {"backup": "hourly"}, "kinds": ["volume"]},
+        }
+
+        parent = platform.invoke(body, invoke_type="detached").wait().json()
+        answers = [batch.wait(30).json() for batch in functions.wait_for(3)]
+
+    assert parent["batched"] == 5 and parent["orphans"]["sourceGone"] == 1
+    assert parent["orphans"]["notSelected"] == 1  # the selected volumes are their batches' to retain
+    assert all("orphans" not in answer for answer in answers)  # batches never sweep
+    after = states(emulator)
+    assert [after[b] for b in unselected] == ["TERMINATED", "TERMINATED", "AVAILABLE", "AVAILABLE"]
+    assert [after[b] for b in gone] == ["TERMINATED", "TERMINATED", "AVAILABLE", "AVAILABLE"]
+    assert sum(answer["deletedCount"] for answer in answers) == 5 * 3  # each batch: its volumes' 3 oldest
