@@ -53,6 +53,8 @@ scale: install
 lifecycle: install
 	$(PY) -m bench.lifecycle $(ARGS)
 	$(PY) -m bench.lifecycle restore-tests $(RESTORE_ARGS)
+	$(PY) -m bench.lifecycle orphans $(ORPHANS_ARGS)
+	$(PY) -m bench.lifecycle tiers $(TIERS_ARGS)
 
 soak: install
 	$(PY) -m bench.soak $(ARGS)

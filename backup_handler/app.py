@@ -35,7 +35,7 @@ from backup_handler.triggers.payload import decode
 from backup_handler.triggers.request import BackupRequest, Shape, build_request, recognise
 
 if TYPE_CHECKING:
-    from backup_handler.runs.lifecycle import Lifecycle
+    from backup_handler.runs.lifecycle import Lifecycle, Sweep
     from backup_handler.runs.restore_tests import RestoreTests
 
 logger = logging.getLogger(__name__)
@@ -172,8 +172,11 @@ class App:
         )
         return lifecycle_reply(request, outcome, late=not done)
 
-    def _with_lifecycle(self, request: BackupRequest, result: RunResult, deadline: float) -> Reply:
-        """A schedule tick's summary, with the catch-up of retention and copies for the volumes it backed up."""
+    def _with_lifecycle(
+        self, request: BackupRequest, result: RunResult, deadline: float, swept: tuple[str, ...] = ()
+    ) -> Reply:
+        """A schedule tick's summary, with the catch-up of retention and copies for the volumes it backed up, and
+        the sweep of its orphans (in ``swept``, the compartments its selector reached, and those it backed up in)."""
         reply = result_reply(result)
         settings = self.settings()
         if request.trigger != "schedule" or not settings.lifecycle or result.late:
@@ -184,8 +187,10 @@ class App:
         created = [outcome.backup for outcome in result.of("created") if outcome.backup]
         outcome = LifecycleResult()
         lifecycle = self.lifecycle()
+        sweep = _sweep(request, swept)
         done = _within(
-            answer_by, lambda: lifecycle.catch_up(created, answer_by, dry_run=request.dry_run, result=outcome)
+            answer_by,
+            lambda: lifecycle.catch_up(created, answer_by, dry_run=request.dry_run, result=outcome, sweep=sweep),
         )
         return merge_lifecycle(reply, outcome, late=not done)
 
@@ -263,8 +268,8 @@ class App:
         )
         return with_restore_tests(reply, outcome, late=not done)
 
-    def _dry_run(self, request: BackupRequest, deadline: float) -> Reply:
-        """What a run would create; for a schedule tick, also what its catch-up would delete and copy."""
+    def _dry_run(self, request: BackupRequest, deadline: float, swept: tuple[str, ...] = ()) -> Reply:
+        """What a run would create; for a schedule tick, also what its catch-up would delete, mark and copy."""
         settings = self.settings()
         if request.trigger != "schedule" or not settings.lifecycle or not request.targets:
             return dry_run_reply(request, settings.display_name_template)
@@ -274,7 +279,8 @@ class App:
         outcome = LifecycleResult()
         lifecycle = self.lifecycle()
         targets = [(target.kind, target.resource_id) for target in request.targets]
-        done = _within(answer_by, lambda: lifecycle.preview(targets, answer_by, result=outcome))
+        sweep = _sweep(request, swept)
+        done = _within(answer_by, lambda: lifecycle.preview(targets, answer_by, result=outcome, sweep=sweep))
         extra = outcome.document()
         if outcome.errors:
             extra["lifecycleErrors"] = outcome.errors
@@ -325,15 +331,40 @@ class App:
             batches=len(plan.batches),
             batched=plan.batched,
         )
+        swept = resolution.compartments if resolution else ()
         if plan.batches or plan.failures:
-            return plan_reply(plan)
+            return self._sweep_after_batches(request, plan_reply(plan), swept, deadline)
         if not plan.local:
             raise NoTargets("the selector matches no AVAILABLE volume, boot volume or volume group")
         if request.dry_run:
-            return self._dry_run(plan.local_request(), deadline)
+            return self._dry_run(plan.local_request(), deadline, swept)
         local = plan.local_request()
         result = self.runner().run(local, deadline)
-        return self._with_restore_tests(local, result, self._with_lifecycle(local, result, deadline), deadline)
+        return self._with_restore_tests(local, result, self._with_lifecycle(local, result, deadline, swept), deadline)
+
+    def _sweep_after_batches(
+        self, request: BackupRequest, reply: Reply, swept: tuple[str, ...], deadline: float
+    ) -> Reply:
+        """A tick handed on in batches (each catches up on its own volumes): the tick's orphan sweep, here."""
+        settings = self.settings()
+        if request.trigger != "schedule" or request.batch is not None or not settings.retention or not swept:
+            return reply
+        from backup_handler.runs.lifecycle import LifecycleResult, Sweep
+
+        sweep = Sweep(
+            compartments=swept,
+            selected=frozenset(target.resource_id for target in request.targets),
+            selector=request.selector,
+            selector_compartments=frozenset(swept),
+            rotation=request.idempotency_key,
+        )
+        answer_by = deadline - settings.deadline_margin_seconds
+        outcome = LifecycleResult()
+        lifecycle = self.lifecycle()
+        done = _within(
+            answer_by, lambda: lifecycle.catch_up([], answer_by, dry_run=request.dry_run, result=outcome, sweep=sweep)
+        )
+        return merge_lifecycle(reply, outcome, late=not done)
 
     def _decode(self, body: bytes) -> object:
         """The body's JSON within the configured limits (the defaults while the configuration is invalid:
@@ -367,6 +398,20 @@ def _within(answer_by: float, work: Callable[[], object]) -> bool:
     if failure:
         raise failure[0]
     return not thread.is_alive()
+
+
+def _sweep(request: BackupRequest, swept: tuple[str, ...]) -> Sweep | None:
+    """The orphan sweep of a schedule tick run here, with every target resolved (None: not this invocation's, as
+    for a batch another invocation handed on, whose parent sweeps)."""
+    if request.trigger != "schedule" or request.batch is not None:
+        return None
+    from backup_handler.runs.lifecycle import Sweep
+
+    return Sweep(
+        compartments=swept,
+        selected=frozenset(target.resource_id for target in request.targets),
+        rotation=request.idempotency_key,
+    )
 
 
 def _label_time(label: str) -> datetime | None:

@@ -50,6 +50,19 @@ MAX_RESTORE_TESTS = 50
 RESTORE_TEST_EVERY_PATTERN = r"^[1-9][0-9]{0,3}(h|d|w|mo|y)$"
 RESTORE_TEST_TTL_PATTERN = r"^[1-9][0-9]{0,3}(h|d)$"
 MAX_RESTORE_TEST_TTL_HOURS = 30 * 24
+# Retention tiers: each a number of periods (0: off), or "unlimited" / -1 (one per period, forever; restic's).
+RETENTION_TIERS = ("hourly", "daily", "weekly", "monthly", "yearly")
+MAX_TIER_COUNT = 100_000
+UNLIMITED_TIER = -1
+# The keep-within grammar of backup_handler.runs.tiers.parse_within (restic's), stricter: each of y, m (months),
+# d, h at most once, in that order, at least one, none zero-only; parse_within reads what this accepts.
+KEEP_WITHIN_PATTERN = r"^(?=.*[1-9])([0-9]{1,5}y)?([0-9]{1,5}m)?([0-9]{1,5}d)?([0-9]{1,6}h)?$"
+# How long a tier's N periods span at least, in days, to refuse a max-age that would cut the tier short.
+_TIER_DAYS = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 28, "yearly": 365}
+_WITHIN_DAYS = {"y": 365, "m": 28, "d": 1, "h": 1 / 24}
+# A grace period before a due backup is deleted: <n>h or <n>d, at most a year.
+RETENTION_GRACE_PATTERN = r"^[1-9][0-9]{0,3}(h|d)$"
+MAX_RETENTION_GRACE_HOURS = 366 * 24
 # A deployment identity is a tag value (at most 256 characters): printable, no spaces, bounded.
 DEPLOYMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+~-]*$"
 MAX_DEPLOYMENT_ID_CHARS = 200
@@ -70,6 +83,11 @@ def platform_deployment_id(environ: Mapping[str, str]) -> str | None:
         return value
     readable = re.sub(r"[^A-Za-z0-9._:/@+-]", "_", value)[:160].lstrip("._:/@+-") or "fn"
     return f"{readable}~{hashlib.sha256(value.encode()).hexdigest()[:24]}"
+
+
+def _hours(duration: str) -> int:
+    """``<n>h`` or ``<n>d`` in hours."""
+    return int(duration[:-1]) * (24 if duration.endswith("d") else 1)
 
 
 class Settings(BaseModel):
@@ -118,6 +136,42 @@ class Settings(BaseModel):
 
     retention_max_age_days: int | None = Field(None, ge=1, le=36_500)
     """Delete the function's own backups older than this many days (never a volume's newest AVAILABLE one)."""
+
+    retention_keep_hourly: int = Field(0, ge=UNLIMITED_TIER, le=MAX_TIER_COUNT)
+    """Keep the newest backup of each of the N most recent clock hours that have one (restic's --keep-hourly)."""
+
+    retention_keep_daily: int = Field(0, ge=UNLIMITED_TIER, le=MAX_TIER_COUNT)
+    """Keep the newest backup of each of the N most recent days that have one (in BACKUP_TIMEZONE)."""
+
+    retention_keep_weekly: int = Field(0, ge=UNLIMITED_TIER, le=MAX_TIER_COUNT)
+    """Keep the newest backup of each of the N most recent ISO weeks (Monday to Sunday) that have one."""
+
+    retention_keep_monthly: int = Field(0, ge=UNLIMITED_TIER, le=MAX_TIER_COUNT)
+    """Keep the newest backup of each of the N most recent calendar months that have one."""
+
+    retention_keep_yearly: int = Field(0, ge=UNLIMITED_TIER, le=MAX_TIER_COUNT)
+    """Keep the newest backup of each of the N most recent calendar years that have one."""
+
+    retention_keep_within: str | None = Field(None, max_length=32)
+    """Keep every backup younger than this before the newest one (restic's duration: 1y2m3d4h, m = months)."""
+
+    timezone: str = Field("UTC", max_length=64)
+    """IANA time zone the retention tiers count hours, days, weeks, months and years in."""
+
+    retention_orphans: Literal["keep-last-one", "keep"] = "keep-last-one"
+    """Backups of volumes deleted or no longer selected: apply the rules, never the newest (keep-last-one), or keep."""
+
+    retention_max_deletes: int = Field(1000, ge=1, le=100_000)
+    """Most backups one invocation deletes, in all (the rest wait for later runs, which say so)."""
+
+    retention_max_deletes_per_volume: int = Field(10, ge=1, le=10_000)
+    """Most backups of one volume (or volume group, or of its copies) one invocation deletes."""
+
+    retention_min_keep: int = Field(1, ge=1, le=10_000)
+    """The newest N AVAILABLE backups of each volume are never deleted, whatever the rules say."""
+
+    retention_grace: str | None = Field(None, max_length=5)
+    """A due backup is first marked (backup-retention-due) and deleted only when still due this long after."""
 
     retention_period_days: int | None = Field(None, ge=1, le=36_500)
     """retentionPeriod set on every backup: the API refuses to delete it earlier when locked."""
@@ -290,6 +344,90 @@ class Settings(BaseModel):
             return value
         raise ValueError("must be a whole number of hours, such as 24")
 
+    @field_validator(
+        "retention_keep_last",
+        "retention_max_age_days",
+        "retention_max_deletes",
+        "retention_max_deletes_per_volume",
+        "retention_min_keep",
+        mode="before",
+    )
+    @classmethod
+    def _retention_count(cls, value: Any) -> Any:
+        """Digits (from the environment) or an integer: never a float, a bool, words or a sign."""
+        if value is None:
+            return None
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value):
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError("must be a whole number such as 7")
+
+    @field_validator(*(f"retention_keep_{tier}" for tier in RETENTION_TIERS), mode="before")
+    @classmethod
+    def _tier_count(cls, value: Any) -> Any:
+        """A number of periods as digits or an integer, or ``unlimited`` (also -1, restic's spelling)."""
+        if value in ("unlimited", "-1"):
+            return UNLIMITED_TIER
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value):
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError("must be a whole number of periods such as 7, or unlimited")
+
+    @field_validator("retention_keep_within")
+    @classmethod
+    def _within_duration(cls, within: str | None) -> str | None:
+        if within is not None and not re.fullmatch(KEEP_WITHIN_PATTERN, within):
+            raise ValueError(
+                "must be a duration of years, months, days and hours, each at most once and in that order, "
+                "such as 2d, 36h or 1y6m (m is months, as in restic)"
+            )
+        return within
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        from backup_handler.vocabulary.zones import load_zone  # off the manual path's imports
+
+        load_zone(name)  # raises ValueError with the problem
+        return name
+
+    @field_validator("retention_grace")
+    @classmethod
+    def _grace_duration(cls, grace: str | None) -> str | None:
+        if grace is None:
+            return None
+        if not re.fullmatch(RETENTION_GRACE_PATTERN, grace):
+            raise ValueError("must be <n>h or <n>d, such as 48h or 7d")
+        if _hours(grace) > MAX_RETENTION_GRACE_HOURS:
+            raise ValueError("must be at most 366d")
+        return grace
+
+    @model_validator(mode="after")
+    def _max_age_leaves_room_for_the_tiers(self) -> Settings:
+        """A max-age shorter than a tier's N periods would cut that tier short on every run: a contradiction."""
+        if self.retention_max_age_days is None:
+            return self
+        for tier in RETENTION_TIERS:
+            count = getattr(self, f"retention_keep_{tier}")
+            if count == UNLIMITED_TIER or count * _TIER_DAYS[tier] > self.retention_max_age_days:
+                kept = "a backup per period forever" if count == UNLIMITED_TIER else f"{count} {tier} backups"
+                raise ValueError(
+                    f"BACKUP_RETENTION_KEEP_{tier.upper()} keeps {kept}, but BACKUP_RETENTION_MAX_AGE_DAYS="
+                    f"{self.retention_max_age_days} deletes every backup older than that: raise the max age or lower "
+                    "the tier"
+                )
+        within = self.retention_keep_within
+        if within is not None:
+            days = sum(int(n) * _WITHIN_DAYS[unit] for n, unit in re.findall(r"([0-9]+)([ymdh])", within))
+            if days > self.retention_max_age_days:
+                raise ValueError(
+                    f"BACKUP_RETENTION_KEEP_WITHIN={within} keeps backups longer than BACKUP_RETENTION_MAX_AGE_DAYS="
+                    f"{self.retention_max_age_days} allows: raise the max age or shorten the duration"
+                )
+        return self
+
     @field_validator("audit_digest", mode="before")
     @classmethod
     def _true_or_false(cls, value: Any) -> Any:
@@ -394,9 +532,20 @@ class Settings(BaseModel):
         return bool(self.metrics_namespace or self.notify_topic_id or self.audit_digest_topic_id)
 
     @property
+    def retention(self) -> bool:
+        """Whether any retention rule is configured (keep-last, a tier, keep-within or max-age)."""
+        tiers = any(getattr(self, f"retention_keep_{tier}") for tier in RETENTION_TIERS)
+        return bool(self.retention_keep_last or self.retention_max_age_days or self.retention_keep_within or tiers)
+
+    @property
     def lifecycle(self) -> bool:
         """Whether backup-end events and schedule ticks have retention or copy work to do."""
-        return bool(self.retention_keep_last or self.retention_max_age_days or self.copy_region)
+        return self.retention or bool(self.copy_region)
+
+    @property
+    def retention_grace_hours(self) -> int | None:
+        """BACKUP_RETENTION_GRACE in hours (None: deletion is not deferred)."""
+        return _hours(self.retention_grace) if self.retention_grace else None
 
     @property
     def restore_tests(self) -> bool:
@@ -429,12 +578,19 @@ class Settings(BaseModel):
         except ValidationError as exc:
             problems = []
             for item in describe(exc).items:
+                if item["field"] == "(body)":  # settings that contradict each other: the problem names them
+                    named = dict.fromkeys(re.findall(r"BACKUP_[A-Z_]+[A-Z]", item["problem"]))
+                    problems.append({"field": ", ".join(named) or "BACKUP_*", "problem": item["problem"]})
+                    continue
                 name = re.split(r"[.\[]", item["field"], maxsplit=1)[0]
                 within = item["field"][len(name) :].lstrip(".")
                 problem = f"{within}: {item['problem']}" if within else item["problem"]
                 problems.append({"field": ENV_PREFIX + name.upper(), "problem": problem})
             raise ConfigurationError(
                 "the function's configuration is invalid: "
-                + "; ".join(f"{p['field']} {p['problem']}" for p in problems),
+                + "; ".join(
+                    p["problem"] if p["problem"].startswith(ENV_PREFIX) else f"{p['field']} {p['problem']}"
+                    for p in problems
+                ),
                 errors=problems,
             ) from None

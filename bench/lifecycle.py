@@ -3,6 +3,8 @@
     python -m bench.lifecycle                       # 20 volumes, 4 volume groups, 21 days
     python -m bench.lifecycle --volumes 50 --groups 10 --days 28 --keep-last 2 5
     python -m bench.lifecycle restore-tests         # restore tests over 30 days (see restore_test_loop)
+    python -m bench.lifecycle tiers                 # Gold-like tiers, 100 volumes, hourly for 2 years (bench.retention)
+    python -m bench.lifecycle orphans               # volumes deleted and untagged midway; keep-last lowered
 
 Two deployments of the function (two applications, ``alpha`` and ``beta``, with different
 ``BACKUP_RETENTION_KEEP_LAST``) back up the same volumes every simulated day: each with an alarm
@@ -366,5 +368,13 @@ def _live_tests(emulator: BlockStorageEmulator) -> int:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["restore-tests"]:
     sys.exit(restore_test_loop(sys.argv[2:]))
+if __name__ == "__main__" and sys.argv[1:2] == ["tiers"]:
+    from bench.retention import tiers
+
+    sys.exit(tiers(sys.argv[2:]))
+if __name__ == "__main__" and sys.argv[1:2] == ["orphans"]:
+    from bench.retention import orphans
+
+    sys.exit(orphans(sys.argv[2:]))
 if __name__ == "__main__":
     sys.exit(main())

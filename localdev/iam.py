@@ -273,7 +273,7 @@ _FEATURE_SWITCH: dict[Feature, str] = {
     "selectors": "selectors (`enable_selectors`, the schedule's selector, `BACKUP_SELECTOR`)",
     "subcompartments": "`includeSubcompartments` (`enable_subcompartments`)",
     "batches": "batches (`enable_batches`, `BACKUP_INVOKE_ENDPOINT`)",
-    "retention": "retention (`BACKUP_RETENTION_KEEP_LAST` / `_MAX_AGE_DAYS`)",
+    "retention": "retention (`BACKUP_RETENTION_KEEP_LAST`, `_KEEP_HOURLY` … `_YEARLY`, `_WITHIN`, `_MAX_AGE_DAYS`)",
     "copies": "copies (`BACKUP_COPY_REGION`)",
     "metrics": "metrics (`BACKUP_METRICS_NAMESPACE`)",
     "notifications": "failure summaries (`BACKUP_NOTIFY_TOPIC_ID`)",

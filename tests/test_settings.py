@@ -96,3 +96,119 @@ def test_alarm_transitions_default_to_ok_to_firing_and_take_a_list() -> None:
     assert Settings.from_env({}).alarm_transitions == ("OK_TO_FIRING",)
     configured = Settings.from_env({"BACKUP_ALARM_TRANSITIONS": "OK_TO_FIRING, REPEAT"})
     assert configured.alarm_transitions == ("OK_TO_FIRING", "REPEAT")
+
+
+# ------------------------------------------------------------------------------------------- retention tiers
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BACKUP_RETENTION_KEEP_HOURLY", "twenty-four"),
+        ("BACKUP_RETENTION_KEEP_DAILY", "7.0"),
+        ("BACKUP_RETENTION_KEEP_WEEKLY", " 4"),
+        ("BACKUP_RETENTION_KEEP_MONTHLY", "-2"),
+        ("BACKUP_RETENTION_KEEP_YEARLY", "true"),
+        ("BACKUP_RETENTION_KEEP_LAST", "thirty"),
+        ("BACKUP_RETENTION_KEEP_LAST", "1e3"),
+        ("BACKUP_RETENTION_MAX_AGE_DAYS", "30d"),
+        ("BACKUP_RETENTION_MAX_DELETES", "many"),
+        ("BACKUP_RETENTION_MAX_DELETES", "0"),
+        ("BACKUP_RETENTION_MAX_DELETES_PER_VOLUME", "10.5"),
+        ("BACKUP_RETENTION_MIN_KEEP", "0"),
+        ("BACKUP_RETENTION_MIN_KEEP", "one"),
+        ("BACKUP_RETENTION_KEEP_WITHIN", "2 days"),
+        ("BACKUP_RETENTION_KEEP_WITHIN", "1d2d"),
+        ("BACKUP_RETENTION_KEEP_WITHIN", "3d1y"),
+        ("BACKUP_RETENTION_KEEP_WITHIN", "0d"),
+        ("BACKUP_RETENTION_KEEP_WITHIN", "30min"),
+        ("BACKUP_TIMEZONE", "Mars/Olympus_Mons"),
+        ("BACKUP_TIMEZONE", "../../etc/passwd"),
+        ("BACKUP_TIMEZONE", "utc"),
+        ("BACKUP_RETENTION_ORPHANS", "apply"),
+        ("BACKUP_RETENTION_ORPHANS", "KEEP"),
+        ("BACKUP_RETENTION_GRACE", "7"),
+        ("BACKUP_RETENTION_GRACE", "1w"),
+        ("BACKUP_RETENTION_GRACE", "400d"),
+    ],
+)
+def test_a_retention_setting_that_is_not_what_it_must_be_is_refused_naming_it(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({name: value})
+
+    assert caught.value.extra["errors"][0]["field"] == name
+    assert name in caught.value.message
+
+
+def test_retention_tiers_and_their_companions_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "BACKUP_RETENTION_KEEP_HOURLY": "24",
+            "BACKUP_RETENTION_KEEP_DAILY": "7",
+            "BACKUP_RETENTION_KEEP_WEEKLY": "4",
+            "BACKUP_RETENTION_KEEP_MONTHLY": "12",
+            "BACKUP_RETENTION_KEEP_YEARLY": "unlimited",
+            "BACKUP_RETENTION_KEEP_WITHIN": "1y6m2d12h",
+            "BACKUP_TIMEZONE": "Europe/Berlin",
+            "BACKUP_RETENTION_ORPHANS": "keep",
+            "BACKUP_RETENTION_MAX_DELETES": "200",
+            "BACKUP_RETENTION_MAX_DELETES_PER_VOLUME": "3",
+            "BACKUP_RETENTION_MIN_KEEP": "2",
+            "BACKUP_RETENTION_GRACE": "7d",
+        }
+    )
+
+    assert (settings.retention_keep_hourly, settings.retention_keep_yearly) == (24, -1)
+    assert settings.retention and settings.lifecycle
+    assert settings.retention_grace_hours == 7 * 24
+    assert (settings.retention_max_deletes, settings.retention_max_deletes_per_volume) == (200, 3)
+
+
+def test_defaults_keep_deletion_bounded_and_the_newest_backup() -> None:
+    settings = Settings()
+
+    assert not settings.retention
+    assert (settings.retention_max_deletes, settings.retention_max_deletes_per_volume) == (1000, 10)
+    assert settings.retention_min_keep == 1 and settings.retention_grace is None
+    assert settings.retention_orphans == "keep-last-one" and settings.timezone == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("tier", "count", "max_age"),
+    [
+        ("DAILY", "7", "6"),
+        ("WEEKLY", "4", "27"),
+        ("MONTHLY", "12", "300"),
+        ("YEARLY", "2", "700"),
+        ("DAILY", "-1", "9"),
+    ],
+)
+def test_a_max_age_that_would_cut_a_tier_short_is_a_contradiction_naming_both(
+    tier: str, count: str, max_age: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({f"BACKUP_RETENTION_KEEP_{tier}": count, "BACKUP_RETENTION_MAX_AGE_DAYS": max_age})
+
+    field = caught.value.extra["errors"][0]["field"]
+    assert f"BACKUP_RETENTION_KEEP_{tier}" in field and "BACKUP_RETENTION_MAX_AGE_DAYS" in field
+
+
+def test_a_keep_within_longer_than_the_max_age_is_a_contradiction() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"BACKUP_RETENTION_KEEP_WITHIN": "2m", "BACKUP_RETENTION_MAX_AGE_DAYS": "30"})
+    assert "BACKUP_RETENTION_KEEP_WITHIN" in caught.value.message
+    assert Settings.from_env({"BACKUP_RETENTION_KEEP_WITHIN": "2m", "BACKUP_RETENTION_MAX_AGE_DAYS": "60"}).retention
+
+
+def test_every_keep_within_the_settings_accept_reads_as_restic_reads_it() -> None:
+    from backup_handler.runs.tiers import parse_within
+
+    for text, parts in (
+        ("2d", (0, 0, 2, 0)),
+        ("36h", (0, 0, 0, 36)),
+        ("1y6m", (1, 6, 0, 0)),
+        ("1y2m3d4h", (1, 2, 3, 4)),
+    ):
+        assert Settings.from_env({"BACKUP_RETENTION_KEEP_WITHIN": text}).retention_keep_within == text
+        within = parse_within(text)
+        assert (within.years, within.months, within.days, within.hours) == parts

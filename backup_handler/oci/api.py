@@ -265,13 +265,15 @@ OPERATIONS: dict[str, Operation] = {
             },
             tagged=True,
         ),
+        # Retention's orphan sweep lists a compartment's volumes (boot volumes, groups) once, to tell a deleted or
+        # no longer selected source from a selected one.
         _op(
             "ListVolumes",
             "blockstorage",
             "GET",
             "/volumes",
             "list[Volume]",
-            ("selectors", "audit", "restoreTests"),
+            ("selectors", "audit", "restoreTests", "retention"),
             {"VOLUME_INSPECT"},
             sandbox={"VOLUME_INSPECT"},
         ),
@@ -281,7 +283,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumes",
             "list[BootVolume]",
-            ("selectors", "audit", "restoreTests"),
+            ("selectors", "audit", "restoreTests", "retention"),
             {"VOLUME_INSPECT"},
             sandbox={"VOLUME_INSPECT"},
         ),
@@ -291,7 +293,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeGroups",
             "list[VolumeGroup]",
-            "groups",
+            ("groups", "retention"),
             {"VOLUME_GROUP_INSPECT"},
         ),
         _op(
@@ -505,13 +507,14 @@ OPERATIONS: dict[str, Operation] = {
             (),
             sandbox={"VOLUME_DELETE"},
         ),
+        # Retention with a grace period marks a due backup (and unmarks it) with its free-form tags.
         _op(
             "UpdateVolumeBackup",
             "blockstorage",
             "PUT",
             "/volumeBackups/{volumeBackupId}",
             "VolumeBackup",
-            "restoreTests",
+            ("restoreTests", "retention"),
             {"VOLUME_BACKUP_UPDATE", "VOLUME_INSPECT"},
         ),
         _op(
@@ -520,7 +523,7 @@ OPERATIONS: dict[str, Operation] = {
             "PUT",
             "/bootVolumeBackups/{bootVolumeBackupId}",
             "BootVolumeBackup",
-            ("copies", "restoreTests"),
+            ("copies", "restoreTests", "retention"),
             {"BOOT_VOLUME_BACKUP_UPDATE", "VOLUME_INSPECT"},
         ),
         # Lifecycle of volume group backups, kept and deleted as units: deleting a group backup deletes its
@@ -543,6 +546,15 @@ OPERATIONS: dict[str, Operation] = {
             None,
             "retention",
             {"VOLUME_GROUP_BACKUP_DELETE", "VOLUME_BACKUP_DELETE", "BOOT_VOLUME_BACKUP_DELETE"},
+        ),
+        _op(
+            "UpdateVolumeGroupBackup",
+            "blockstorage",
+            "PUT",
+            "/volumeGroupBackups/{volumeGroupBackupId}",
+            "VolumeGroupBackup",
+            "retention",
+            {"VOLUME_GROUP_BACKUP_UPDATE"},
         ),
         # A schedule's dry run previews its lifecycle catch-up: the compartment of each target, which the
         # backup lists need, is read from the target itself (VOLUME_GROUP_INSPECT for a group).

@@ -23,13 +23,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal, cast
-from zoneinfo import ZoneInfo
 
 CadenceUnit = Literal["h", "d", "w", "mo", "y"]
 
 MAX_COUNT = 9999
 _GRAMMAR = re.compile(r"([1-9][0-9]{0,3})(h|d|w|mo|y)")
-_UTC_ZONE = ZoneInfo("UTC")
+# UTC needs no time zone database (an image may lack one: see vocabulary/zones.py).
+_UTC_ZONE: tzinfo = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -3,47 +3,46 @@
 It runs on the backup-end event of a backup (``createvolumebackup.end``,
 ``createbootvolumebackup.end``, and ``createvolumegroupbackup.end`` should a tenancy emit it; an
 Events rule with the function as action), after a schedule tick as a catch-up for what the tick
-backed up, and as a preview of that catch-up in a schedule's dry run. Each acts on one *scope*
-at a time: the backups of one volume, boot volume or volume group, in one compartment.
+backed up (with retention on, from whole compartments' lists, sweeping the tick's orphans too), and
+as a preview of that catch-up in a schedule's dry run. Each acts on one *scope* at a time: the
+backups of one volume, boot volume or volume group, in one compartment.
 
 The seams:
 
 - :mod:`.ownership` — whose backup is it: only this deployment's own are ever deleted or copied
   (its identity and every other stamped condition; members of group backups are left to their group;
   other deployments' backups are counted in ``foreignOwnBackups`` and logged, never touched);
-- :mod:`.retention` — the pure keep/delete decision over a scope's AVAILABLE own backups, newest first;
+- :mod:`.retention` — the pure keep/delete decision over a scope's AVAILABLE own backups (restic's tiers
+  in :mod:`.tiers`, max age, min keep), with the rules that keep each;
+- :mod:`.pruning` — carrying it out: deletion caps, grace marks (:mod:`.grace`), locks, 404s;
+- :mod:`.orphans` — which scopes a schedule tick's sweep takes for orphans, and the policy for them;
 - :mod:`.copies` — copies, their limits and locks; :mod:`.lifecycle_calls` — the budgeted API calls;
 - :mod:`.lifecycle_result` — what a run did.
 
-Deletion: what the rule deletes is deleted unless a hold, prevent-deletion or a running retention
-period protects it (counted in ``keptByProtection``). A 404 on a deletion is checked: a backup
-already TERMINATING or TERMINATED (another container handled the same event) counts as already
-deleted, anything else is an error (OCI answers 404 for a missing grant too). A refusal (a lock the
-list did not show, whatever status it comes with) is reported and never counted as a deletion.
 Volume group backups are kept and deleted as units (DeleteVolumeGroupBackup deletes their members);
 a member's own backup-end event drives its group's retention. Retention applies to the copies in the
 destination region too, under the same rule, counting copies only and ranking each by its source.
 
-A dry run lists (reads are fine) and reports what it would delete and copy, calling no mutating API.
+A dry run lists (reads are fine) and reports what it would delete, mark and copy, calling no mutating API.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from backup_handler import logs
-from backup_handler.errors import ApiError, BackupError, ConfigurationError
+from backup_handler.errors import BackupError, ConfigurationError, DeadlineExceeded
 from backup_handler.oci.api import OciApi
 from backup_handler.oci.throttling import AdaptiveLimiter
 from backup_handler.runs.copies import Copier
 from backup_handler.runs.lifecycle_calls import LifecycleCalls
 from backup_handler.runs.lifecycle_result import MAX_LISTED, LifecycleResult
+from backup_handler.runs.orphans import OrphanCounts, OrphanKind, Sweep
 from backup_handler.runs.ownership import (
-    GONE_STATES,
     KINDS,
     RETAINED_TRIGGERS,
     BackupKind,
@@ -51,19 +50,19 @@ from backup_handler.runs.ownership import (
     Ownership,
     kind_of_backup,
     parse_time,
-    protection,
     tags_of,
     target_kind,
 )
-from backup_handler.runs.retention import Candidate, Rule, decide, newest_first
+from backup_handler.runs.pruning import Place, Pruner
+from backup_handler.runs.retention import Candidate, Rule, newest_first
+from backup_handler.runs.tiers import parse_within
 from backup_handler.settings import Settings
 from backup_handler.vocabulary.fields import DEPLOYMENT_TAG, TRIGGER_TAG
+from backup_handler.vocabulary.zones import load_zone
 
-__all__ = ["MAX_LISTED", "Lifecycle", "LifecycleResult", "kind_of_backup"]
+__all__ = ["MAX_LISTED", "Lifecycle", "LifecycleResult", "Sweep", "kind_of_backup", "rule_of"]
 
 logger = logging.getLogger(__name__)
-
-Place = Literal["source", "copies"]
 # Identities of other deployments named in one log line, at most.
 MAX_LOGGED_IDENTITIES = 5
 
@@ -102,9 +101,16 @@ class Lifecycle:
         return result
 
     def catch_up(
-        self, created: list[dict[str, Any]], answer_by: float, *, dry_run: bool, result: LifecycleResult | None = None
+        self,
+        created: list[dict[str, Any]],
+        answer_by: float,
+        *,
+        dry_run: bool,
+        result: LifecycleResult | None = None,
+        sweep: Sweep | None = None,
     ) -> LifecycleResult:
-        """After a schedule tick: for each volume (group) backed up, apply retention and copy what has no copy."""
+        """After a schedule tick: for each volume (group) backed up, apply retention and copy what has no copy;
+        with ``sweep``, from whole compartments' lists, and the tick's orphans too (:mod:`.orphans`)."""
         result = result if result is not None else LifecycleResult()
         scopes = []
         for backup in created:
@@ -113,14 +119,27 @@ class Lifecycle:
             compartment = backup.get("compartmentId")
             if kind is not None and isinstance(scope_id, str) and isinstance(compartment, str):
                 scopes.append(Scope(kind, scope_id, compartment))
-        if scopes and (run := self._start(answer_by, dry_run, result, scopes[0].resource_id)) is not None:
-            run.scopes(scopes)
+        sweeping = sweep is not None and self._settings.retention and bool(sweep.order(s.compartment for s in scopes))
+        if not scopes and not sweeping:
+            return result
+        first = scopes[0].resource_id if scopes else "orphans"
+        if (run := self._start(answer_by, dry_run, result, first)) is not None:
+            if sweep is not None and sweeping:
+                run.sweep(scopes, sweep)
+            else:
+                run.scopes(scopes)
         return result
 
     def preview(
-        self, targets: Iterable[tuple[str, str]], answer_by: float, *, result: LifecycleResult | None = None
+        self,
+        targets: Iterable[tuple[str, str]],
+        answer_by: float,
+        *,
+        result: LifecycleResult | None = None,
+        sweep: Sweep | None = None,
     ) -> LifecycleResult:
-        """A schedule's dry run: what the catch-up would delete and copy for ``(kind, resource id)`` targets.
+        """A schedule's dry run: what the catch-up would delete, mark and copy for ``(kind, resource id)`` targets
+        (and, with ``sweep``, for the tick's orphans).
 
         Calls no mutating API; each target is read for its compartment (the backup lists need it).
         """
@@ -142,7 +161,10 @@ class Lifecycle:
             compartment = target.get("compartmentId") if isinstance(target, dict) else None
             if isinstance(compartment, str):
                 scopes.append(Scope(kind, resource_id, compartment))
-        run.scopes(scopes)
+        if sweep is not None and self._settings.retention:
+            run.sweep(scopes, sweep)
+        else:
+            run.scopes(scopes)
         return result
 
     def _start(self, answer_by: float, dry_run: bool, result: LifecycleResult, resource_id: str) -> _Run | None:
@@ -172,8 +194,9 @@ class _Run:
         self.calls = calls
         self.result = result
         self.dry_run = dry_run
-        self.rule = Rule(settings.retention_keep_last, settings.retention_max_age_days)
+        self.rule = rule_of(settings)
         self.now = datetime.now(UTC)
+        self.pruner = Pruner(settings, ownership.identity, self.rule, calls, result, dry_run=dry_run, now=self.now)
         self.copier = Copier(settings, ownership, calls, result, dry_run=dry_run) if settings.copy_region else None
 
     # ------------------------------------------------------------ what to act on
@@ -217,9 +240,12 @@ class _Run:
 
     # --------------------------------------------------------------- the rules
 
-    def scope(self, scope: Scope) -> None:
+    def scope(self, scope: Scope, listed: list[dict[str, Any]] | None = None) -> None:
+        """Retention and copies for one scope; ``listed``: its backups from a compartment's list, if read already."""
         kind = KINDS[scope.kind]
-        listed = self.calls.list(kind.list_op, {"compartmentId": scope.compartment, kind.id_field: scope.resource_id})
+        if listed is None:
+            query = {"compartmentId": scope.compartment, kind.id_field: scope.resource_id}
+            listed = self.calls.list(kind.list_op, query)
         own, foreign = [], []
         for item in listed:
             verdict = self.ownership.judge(item, kind, scope_id=scope.resource_id, compartment=scope.compartment)
@@ -241,7 +267,7 @@ class _Run:
                 and (created := parse_time(item.get("timeCreated"))) is not None
             ]
         )
-        dropped = self._retain(kind, "source", candidates)
+        dropped = self._retain(kind, "source", scope.resource_id, candidates)
         if self.copier is None or kind.copy_op is None:
             return
         # Copied: what the rule keeps (never a backup kept only by a lock) and every manual backup.
@@ -272,8 +298,12 @@ class _Run:
         # The copy of a source the rule keeps is kept too, whatever its rank among the copies (a copy of a newer
         # source deleted meanwhile can outrank it): pruning it would only make it be copied again next run.
         wanted_ids = {str(candidate.backup.get("id")) for candidate in wanted}
-        dropped_copies = self._retain(
-            kind, "copies", newest_first(ranked), spare=lambda copy: str(copy.get(kind.source_field)) in wanted_ids
+        dropped_copies = self.pruner.apply(
+            kind,
+            "copies",
+            scope.resource_id,
+            newest_first(ranked),
+            spare=lambda copy: str(copy.get(kind.source_field)) in wanted_ids,
         )
         self.copier.lock(kind, [copy for copy in copies if str(copy.get("id")) not in dropped_copies])
 
@@ -293,67 +323,109 @@ class _Run:
         ]
         return listed, own
 
-    def _retain(
+    def _retain(self, kind: Kind, place: Place, scope_id: str, candidates: list[Candidate]) -> set[str]:
+        return self.pruner.apply(kind, place, scope_id, candidates)
+
+    # ---------------------------------------------------------------- sweep
+
+    def sweep(self, created: list[Scope], sweep: Sweep) -> None:
+        """The scopes a tick backed up, from whole compartments' lists, then its orphans (:mod:`.orphans`)."""
+        counts = OrphanCounts(self.settings.retention_orphans)
+        pending: dict[tuple[str, str], Scope] = {(scope.kind, scope.resource_id): scope for scope in created}
+        orphans: list[tuple[Scope, OrphanKind, list[dict[str, Any]]]] = []
+        try:
+            for compartment in sweep.order(scope.compartment for scope in created):
+                counts.compartments += 1
+                for kind in KINDS.values():
+                    self._sweep_listing(kind, compartment, sweep, pending, orphans, counts)
+        except DeadlineExceeded as exc:
+            counts.complete = False
+            self.result.fail("orphans", exc)
+        self.scopes(list(pending.values()))  # any whose compartment could not be listed: one by one
+        before = self.pruner.deletions
+        for scope, why, items in orphans:
+            counts.scopes[why] += 1
+            if self.settings.retention_orphans == "keep":
+                continue
+            try:
+                self.scope(scope, items)
+            except DeadlineExceeded as exc:
+                counts.complete = False
+                self.result.fail(scope.resource_id, exc)
+                break
+            except BackupError as exc:
+                self.result.fail(scope.resource_id, exc)
+        self.result.orphans = counts.document(self.pruner.deletions - before)
+        logs.emit(logger, logging.INFO, "orphans", dryRun=self.dry_run or None, **self.result.orphans)
+
+    def _sweep_listing(
         self,
         kind: Kind,
-        place: Place,
-        candidates: list[Candidate],
-        spare: Callable[[dict[str, Any]], bool] = lambda backup: False,
-    ) -> set[str]:
-        """Apply the rule to ``candidates`` (newest first), except to what ``spare`` keeps; the OCIDs the rule
-        drops (deleted, or kept only because something protects them)."""
-        dropped: set[str] = set()
-        if not self.rule.active:
-            return dropped
-        for decision in decide(candidates, self.rule, self.now):
-            backup_id = str(decision.backup.get("id"))
-            if decision.keep or spare(decision.backup):
+        compartment: str,
+        sweep: Sweep,
+        pending: dict[tuple[str, str], Scope],
+        orphans: list[tuple[Scope, OrphanKind, list[dict[str, Any]]]],
+        counts: OrphanCounts,
+    ) -> None:
+        """One compartment's backups of one kind: retention for the tick's own scopes there, orphans noted."""
+        try:
+            listed = self.calls.list(kind.list_op, {"compartmentId": compartment})
+        except DeadlineExceeded:
+            raise
+        except BackupError as exc:
+            self.result.fail(compartment, exc)
+            counts.complete = False
+            return
+        by_scope: dict[str, list[dict[str, Any]]] = {}
+        for item in listed:
+            scope_id = item.get(kind.id_field)
+            if isinstance(scope_id, str):
+                by_scope.setdefault(scope_id, []).append(item)
+                self.pruner.saw(parse_time(item.get("timeCreated")))
+        inventory: dict[str, dict[str, Any]] | None = None
+        for scope_id, items in by_scope.items():
+            scope = Scope(kind.name, scope_id, compartment)
+            if pending.pop((kind.name, scope_id), None) is not None:
+                try:
+                    self.scope(scope, items)
+                except DeadlineExceeded:
+                    raise
+                except BackupError as exc:
+                    self.result.fail(scope_id, exc)
                 continue
-            dropped.add(backup_id)
-            protected = protection(decision.backup, self.now)
-            if protected is not None:
-                self.result.protected += 1
-                logs.emit(
-                    logger, logging.INFO, "retention", backupId=backup_id, outcome="kept", reason=protected, place=place
-                )
+            own = [
+                item
+                for item in items
+                if self.ownership.judge(item, kind, scope_id=scope_id, compartment=compartment) == "own"
+                and item.get("lifecycleState") == "AVAILABLE"
+                and tags_of(item).get(TRIGGER_TAG) in RETAINED_TRIGGERS
+            ]
+            if not own:
                 continue
-            self._delete(kind, place, decision.backup, decision.reason)
-        return dropped
+            if inventory is None:
+                inventory = self._inventory(kind, compartment)
+                if inventory is None:
+                    counts.complete = False
+                    return
+            verdict = sweep.judge(kind.name, scope_id, inventory)
+            if verdict != "selected":
+                counts.backups += len(own)
+                orphans.append((scope, verdict, items))
+
+    def _inventory(self, kind: Kind, compartment: str) -> dict[str, dict[str, Any]] | None:
+        """The compartment's volumes (boot volumes, groups) of ``kind``, by OCID; None when they cannot be listed
+        (then nothing there is taken for an orphan)."""
+        assert kind.target_list_op is not None
+        try:
+            listed = self.calls.list(kind.target_list_op, {"compartmentId": compartment})
+        except DeadlineExceeded:
+            raise
+        except BackupError as exc:
+            self.result.fail(compartment, exc)
+            return None
+        return {str(item["id"]): item for item in listed if isinstance(item.get("id"), str)}
 
     # ------------------------------------------------------------------- calls
-
-    def _delete(self, kind: Kind, place: Place, item: dict[str, Any], reason: str) -> None:
-        backup_id = str(item.get("id"))
-        region = self.settings.copy_region if place == "copies" else None
-        entry = {"backupId": backup_id, kind.id_field: item.get(kind.id_field), "reason": reason, "region": region}
-        if not self.dry_run:
-            op = kind.delete_copy_op if place == "copies" else kind.delete_op
-            assert op is not None
-            try:
-                self.calls.mutate(op, path={kind.path_param: backup_id})
-            except ApiError as exc:
-                if exc.status == 404 and self._gone(kind, place, backup_id):
-                    self.result.already_deleted += 1
-                    logs.emit(logger, logging.INFO, "retention", backupId=backup_id, outcome="already deleted")
-                    return
-                self.result.fail(backup_id, exc)
-                return
-            except BackupError as exc:
-                self.result.fail(backup_id, exc)
-                return
-        self.result.record("deleted", {key: value for key, value in entry.items() if value is not None})
-        logs.emit(logger, logging.INFO, "retention", dryRun=self.dry_run or None, **entry)
-
-    def _gone(self, kind: Kind, place: Place, backup_id: str) -> bool:
-        """After a 404 on a deletion: whether the backup is TERMINATING or TERMINATED (deleted by another run)."""
-        op = kind.get_copy_op if place == "copies" else kind.get_op
-        if op is None:
-            return False
-        try:
-            backup = self.calls.get(op, {kind.path_param: backup_id})
-        except BackupError:
-            return False
-        return isinstance(backup, dict) and backup.get("lifecycleState") in GONE_STATES
 
     def _log_foreign(self, resource_id: str, backups: list[dict[str, Any]]) -> None:
         identities = sorted({str(tags_of(b).get(DEPLOYMENT_TAG, "(none)"))[:80] for b in backups})
@@ -368,3 +440,20 @@ class _Run:
             note="backups with the function's tags but another deployment's identity (or none) are never "
             "deleted or copied; see the README to move them to this deployment",
         )
+
+
+def rule_of(settings: Settings) -> Rule:
+    """The retention rule the configuration sets (counted in BACKUP_TIMEZONE)."""
+    within = settings.retention_keep_within
+    return Rule(
+        keep_last=settings.retention_keep_last,
+        max_age_days=settings.retention_max_age_days,
+        hourly=settings.retention_keep_hourly,
+        daily=settings.retention_keep_daily,
+        weekly=settings.retention_keep_weekly,
+        monthly=settings.retention_keep_monthly,
+        yearly=settings.retention_keep_yearly,
+        within=parse_within(within) if within else None,
+        tz=load_zone(settings.timezone),
+        min_keep=settings.retention_min_keep,
+    )

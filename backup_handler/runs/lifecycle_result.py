@@ -1,4 +1,4 @@
-"""What one lifecycle run did: deletions, copies, what it left alone and why, and its failures.
+"""What one lifecycle run did: deletions, copies, what it kept and why, what it left alone, and its failures.
 
 ``errors`` (``{resourceId, code, message, status, ...}``, at most :data:`MAX_LISTED`) and ``retryable``
 (whether a redelivery could do what failed) are what the answer is built from; :meth:`document` gives
@@ -39,6 +39,21 @@ class LifecycleResult:
     deferred_count: int = 0
     not_copyable: int = 0
     """Boot volume backups OCI refuses to copy for good, left alone (said once, when first refused)."""
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    """Backups the retention rules keep, each with the rules that keep it."""
+    kept_count: int = 0
+    kept_by_min_keep: int = 0
+    """Backups no rule keeps, kept because they are among the newest BACKUP_RETENTION_MIN_KEEP."""
+    marked: list[dict[str, Any]] = field(default_factory=list)
+    """Due backups waiting out the grace period (marked in this run, or earlier)."""
+    marked_count: int = 0
+    unmarked: int = 0
+    """Marked backups the rules keep again, whose mark was removed."""
+    held: int = 0
+    """Due backups a deletion cap held back for a later run."""
+    cap: str | None = None
+    orphans: dict[str, Any] = field(default_factory=dict)
+    """What the sweep of a schedule tick found of volumes deleted or no longer selected."""
     complete: bool = False
 
     def fail(self, resource_id: str, exc: BackupError, *, retryable: bool | None = None) -> None:
@@ -50,16 +65,31 @@ class LifecycleResult:
             self.errors.append({"resourceId": resource_id, **failure.to_json()})
         self.retryable = self.retryable or failure.retryable
 
-    def record(self, kind: Literal["deleted", "copied", "deferred"], entry: dict[str, Any]) -> None:
-        listed = {"deleted": self.deleted, "copied": self.copied, "deferred": self.deferred}[kind]
+    def record(self, kind: Literal["deleted", "copied", "deferred", "kept", "marked"], entry: dict[str, Any]) -> None:
+        listed = {
+            "deleted": self.deleted,
+            "copied": self.copied,
+            "deferred": self.deferred,
+            "kept": self.kept,
+            "marked": self.marked,
+        }[kind]
         if len(listed) < MAX_LISTED:
             listed.append(entry)
         if kind == "deleted":
             self.deleted_count += 1
         elif kind == "copied":
             self.copied_count += 1
+        elif kind == "kept":
+            self.kept_count += 1
+        elif kind == "marked":
+            self.marked_count += 1
         else:
             self.deferred_count += 1
+
+    def hold(self, cap: str) -> None:
+        """A due backup a deletion cap held back (``cap``: which, the first one reached is reported)."""
+        self.held += 1
+        self.cap = self.cap or cap
 
     def document(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -79,4 +109,20 @@ class LifecycleResult:
             document["copiesLocked"] = self.copies_locked
         if self.not_copyable:
             document["notCopyableCount"] = self.not_copyable
+        if self.kept_count:
+            document["kept"] = self.kept
+            document["keptCount"] = self.kept_count
+        if self.kept_by_min_keep:
+            document["keptByMinKeep"] = self.kept_by_min_keep
+        if self.marked_count or self.unmarked:
+            document["marked"] = self.marked
+            document["markedCount"] = self.marked_count
+            document["unmarkedCount"] = self.unmarked
+        if self.held:
+            document["retentionCapped"] = {
+                "reason": f"{self.cap}: the rest of what is due is deleted by later runs",
+                "heldCount": self.held,
+            }
+        if self.orphans:
+            document["orphans"] = self.orphans
         return document

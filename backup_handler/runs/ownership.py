@@ -61,6 +61,8 @@ class Kind:
     delete_copy_op: str | None = None
     update_copy_op: str | None = None
     update_op: str | None = None
+    target_list_op: str | None = None
+    """What lists the volumes (boot volumes, groups) of a compartment: the orphan sweep's inventory."""
 
 
 KINDS: dict[BackupKind, Kind] = {
@@ -80,6 +82,8 @@ KINDS: dict[BackupKind, Kind] = {
         get_copy_op="GetCopiedVolumeBackup",
         delete_copy_op="DeleteCopiedVolumeBackup",
         update_copy_op="UpdateCopiedVolumeBackup",
+        update_op="UpdateVolumeBackup",
+        target_list_op="ListVolumes",
     ),
     "bootVolume": Kind(
         "bootVolume",
@@ -98,6 +102,7 @@ KINDS: dict[BackupKind, Kind] = {
         delete_copy_op="DeleteCopiedBootVolumeBackup",
         update_copy_op="UpdateCopiedBootVolumeBackup",
         update_op="UpdateBootVolumeBackup",
+        target_list_op="ListBootVolumes",
     ),
     # Kept and deleted as units (DeleteVolumeGroupBackup deletes the members too); not copied.
     "volumeGroup": Kind(
@@ -111,6 +116,8 @@ KINDS: dict[BackupKind, Kind] = {
         "DeleteVolumeGroupBackup",
         "GetVolumeGroup",
         "volumeGroupId",
+        update_op="UpdateVolumeGroupBackup",
+        target_list_op="ListVolumeGroups",
     ),
 }
 _BY_OCID_TYPE = {kind.ocid_type: kind.name for kind in KINDS.values()}

@@ -41,7 +41,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
 UNLIMITED = -1
 """A tier count that never runs out (restic's ``--keep-daily unlimited``)."""
@@ -138,7 +137,8 @@ def parse_within(text: str) -> RelativeDuration:
     return RelativeDuration(**parts)
 
 
-_UTC_ZONE = ZoneInfo("UTC")
+# UTC needs no time zone database (an image may lack one: see vocabulary/zones.py).
+_UTC_ZONE: tzinfo = UTC
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,10 @@ STAMPED_TAGS = frozenset({TRIGGER_TAG, SOURCE_TAG, DEPLOYMENT_TAG, KIND_TAG})
 # A restore test's result, written on the backup it restored: ``passed:<time>:<seconds>`` or ``failed:...``.
 # Reserved, so that no invoker or configuration can make a backup look tested.
 RESTORE_RESULT_TAG = "backup-restore-test"
-RESERVED_TAGS = STAMPED_TAGS | {COPY_TAG, RESTORE_RESULT_TAG}
+# Set by retention with BACKUP_RETENTION_GRACE on a backup due for deletion: ``<since>|<rule>|<seal>``.
+# Reserved, so that no invoker or configuration can put a backup on the way out.
+RETENTION_DUE_TAG = "backup-retention-due"
+RESERVED_TAGS = STAMPED_TAGS | {COPY_TAG, RESTORE_RESULT_TAG, RETENTION_DUE_TAG}
 # On a volume a restore test made: the backup it was restored from. A volume carrying it is never backed up.
 RESTORE_TEST_TAG = "backup-restore-test-of"
 # BACKUP_FREEFORM_TAGS leaves room for the stamped tags within OCI's limit.

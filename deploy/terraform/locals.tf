@@ -18,13 +18,18 @@ locals {
 
   # --- Features: the keys are backup_handler.oci.api.Feature; a feature's statements come from grants.json. ---------
   defined_tag_namespaces = distinct(compact(split(" ", replace(var.backup_defined_tag_namespaces, ",", " "))))
+  # The retention tiers set (variables_retention.tf): any of them, like keep-last or max-age, turns retention on.
+  retention_tiers = [
+    for count in [var.backup_retention_keep_hourly, var.backup_retention_keep_daily, var.backup_retention_keep_weekly, var.backup_retention_keep_monthly, var.backup_retention_keep_yearly] :
+    count if count != null && count != 0
+  ]
   features = {
     backups         = true
     groups          = var.enable_volume_groups || contains(local.selector_kinds, "volumeGroup")
     selectors       = var.enable_selectors || length(local.selectors) > 0
     subcompartments = var.enable_subcompartments || local.selector_subcompartment
     batches         = var.enable_batches
-    retention       = var.backup_retention_keep_last != null || var.backup_retention_max_age_days != null
+    retention       = var.backup_retention_keep_last != null || var.backup_retention_max_age_days != null || var.backup_retention_keep_within != "" || length(local.retention_tiers) > 0
     copies          = var.backup_copy_region != ""
     metrics         = var.backup_metrics_namespace != ""
     notifications   = var.create_failure_topic || var.backup_notify_topic_id != ""
@@ -92,6 +97,19 @@ locals {
     BACKUP_RETENTION_KEEP_LAST    = var.backup_retention_keep_last == null ? "" : tostring(var.backup_retention_keep_last)
     BACKUP_RETENTION_MAX_AGE_DAYS = var.backup_retention_max_age_days == null ? "" : tostring(var.backup_retention_max_age_days)
     BACKUP_RETENTION_PERIOD_DAYS  = var.backup_retention_period_days == null ? "" : tostring(var.backup_retention_period_days)
+    # Retention tiers, orphans, caps and grace (variables_retention.tf).
+    BACKUP_RETENTION_KEEP_HOURLY            = var.backup_retention_keep_hourly == null ? "" : tostring(var.backup_retention_keep_hourly)
+    BACKUP_RETENTION_KEEP_DAILY             = var.backup_retention_keep_daily == null ? "" : tostring(var.backup_retention_keep_daily)
+    BACKUP_RETENTION_KEEP_WEEKLY            = var.backup_retention_keep_weekly == null ? "" : tostring(var.backup_retention_keep_weekly)
+    BACKUP_RETENTION_KEEP_MONTHLY           = var.backup_retention_keep_monthly == null ? "" : tostring(var.backup_retention_keep_monthly)
+    BACKUP_RETENTION_KEEP_YEARLY            = var.backup_retention_keep_yearly == null ? "" : tostring(var.backup_retention_keep_yearly)
+    BACKUP_RETENTION_KEEP_WITHIN            = var.backup_retention_keep_within
+    BACKUP_TIMEZONE                         = var.backup_timezone
+    BACKUP_RETENTION_ORPHANS                = var.backup_retention_orphans
+    BACKUP_RETENTION_MAX_DELETES            = var.backup_retention_max_deletes == null ? "" : tostring(var.backup_retention_max_deletes)
+    BACKUP_RETENTION_MAX_DELETES_PER_VOLUME = var.backup_retention_max_deletes_per_volume == null ? "" : tostring(var.backup_retention_max_deletes_per_volume)
+    BACKUP_RETENTION_MIN_KEEP               = var.backup_retention_min_keep == null ? "" : tostring(var.backup_retention_min_keep)
+    BACKUP_RETENTION_GRACE                  = var.backup_retention_grace
     BACKUP_RETENTION_LOCK         = var.backup_retention_lock ? "true" : ""
     BACKUP_PREVENT_DELETION       = var.backup_prevent_deletion ? "true" : ""
     BACKUP_COPY_REGION            = var.backup_copy_region

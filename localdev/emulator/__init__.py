@@ -19,7 +19,8 @@ It serves, over HTTP on loopback, the paths the function uses:
   ``createvolume.end`` / ``createbootvolume.begin`` events come from
   :meth:`~BlockStorageEmulator.volume_events`
 - ``GET /20160918/volumeGroups[/{id}]``; ``POST /20160918/volumeGroupBackups`` (one member backup per
-  volume), ``GET /20160918/volumeGroupBackups[/{id}]`` and ``DELETE`` (the members with their group)
+  volume), ``GET /20160918/volumeGroupBackups[/{id}]``, ``PUT`` (name, tags, retention) and ``DELETE`` (the
+  members with their group)
 - Identity's ``GET /20160918/compartments[/{id}]`` (children, or the tenancy's whole subtree)
 - Monitoring's ``POST /20180401/metrics`` (PostMetricData, the telemetry-ingestion endpoint) and
   Notifications' ``POST /20181201/topics/{topicId}/messages`` (PublishMessage): other hosts in OCI,

@@ -1,4 +1,4 @@
-"""Volume groups and volume group backups: Get and List groups; Create, Get, List and Delete group backups.
+"""Volume groups and volume group backups: Get and List groups; Create, Get, List, Update and Delete group backups.
 
 A group backup starts one backup per member (a volume backup, or a boot volume backup for a
 boot volume member), each carrying the group backup's OCID in ``volumeGroupBackupId``; the
@@ -12,6 +12,7 @@ While a member's backup is in progress, a separate backup of that volume is refu
 sum, shown once it is done. ListVolumeGroupBackups takes ``compartmentId`` (required), ``volumeGroupId``
 and ``displayName``, as the SDK sends them; it has no ``lifecycleState`` filter.
 
+UpdateVolumeGroupBackup changes a group backup's name, tags and retention fields (not its members').
 DeleteVolumeGroupBackup deletes the group backup and its member backups (204; all ``TERMINATED``,
 still listed). It 404s an unknown or terminated group backup, answers 409 ``IncorrectState`` while
 it is in progress, and refuses (``variants.locked_delete_refusal``) when the group backup's
@@ -233,6 +234,38 @@ def delete_volume_group_backup(service: Service[Stores], request: Request) -> Re
     for member in members:
         member["lifecycleState"] = "TERMINATED"
     return Response(204, None)
+
+
+_UPDATE_FIELDS = frozenset({"displayName", "freeformTags", "definedTags"}) | retention.FIELDS
+
+
+def update_volume_group_backup(service: Service[Stores], request: Request) -> Response:
+    """UpdateVolumeGroupBackup (PUT): its name, tags and retention fields, as for volume backups (the members
+    are left as they are); 404 for an unknown or terminated group backup."""
+    backup_id = request.params["volumeGroupBackupId"]
+    store = service.state.groups
+    backup = store.backups.get(backup_id)
+    if backup is None or backup["lifecycleState"] == "TERMINATED":
+        raise not_found(backup_id)
+    body = json_object(request.body)
+    unknown = set(body) - _UPDATE_FIELDS
+    if unknown:
+        raise ErrorResponse(400, "InvalidParameter", f"Unknown field(s): {', '.join(sorted(unknown))}")
+    name = body.get("displayName")
+    if name is not None and not (isinstance(name, str) and 1 <= len(name) <= 255):
+        raise ErrorResponse(400, "InvalidParameter", "displayName must be 1 to 255 characters")
+    retention.validate(body)
+    why = retention.update_refused(backup, body, service.clock.now())
+    if why is not None:
+        raise ErrorResponse(409, "Conflict", f"Volume group backup {backup_id} cannot be changed so: {why}")
+    changes = {name: value for name, value in body.items() if value is not None}
+    period = changes.get("retentionPeriod", backup.get("retentionPeriod"))
+    if changes.get("isRetentionLockEnabled", backup.get("isRetentionLockEnabled")) and period is None:
+        raise ErrorResponse(400, "InvalidParameter", "isRetentionLockEnabled needs a retentionPeriod")
+    backup.update(changes)
+    if "retentionPeriod" in changes:
+        backup["timeRetentionExpiresAt"] = retention.expiry(backup["timeCreated"], period)
+    return Response(200, store.view(backup_id, service.in_progress_seconds))
 
 
 def create_volume_group_backup(service: Service[Stores], request: Request) -> Response:

@@ -89,6 +89,12 @@ ROUTES: tuple[Route, ...] = (
         "deleteVolumeGroupBackup",
         groups.delete_volume_group_backup,
     ),
+    Route(
+        "PUT",
+        f"{API}/volumeGroupBackups/{{volumeGroupBackupId}}",
+        "updateVolumeGroupBackup",
+        groups.update_volume_group_backup,
+    ),
     # Identity, on the same base path
     Route("GET", f"{API}/compartments", "listCompartments", compartments.list_compartments),
     Route("GET", f"{API}/compartments/{{compartmentId}}", "getCompartment", compartments.get_compartment),

@@ -161,6 +161,22 @@ class BlockStorageEmulator:
                 time_created=time_created,
             )
 
+    def change_volume(
+        self, volume_id: str, *, freeform_tags: Mapping[str, str] | None = None, lifecycle_state: str | None = None
+    ) -> None:
+        """Change a volume (boot volume) as a person would: retag it, or mark it deleted (``TERMINATED``)."""
+        with self._lock:
+            volume = self.state.volumes.records[volume_id]
+            if freeform_tags is not None:
+                volume["freeformTags"] = dict(freeform_tags)
+            if lifecycle_state is not None:
+                volume["lifecycleState"] = lifecycle_state
+
+    def forget_volume(self, volume_id: str) -> None:
+        """Remove a volume altogether (deleted long enough ago that OCI no longer lists it)."""
+        with self._lock:
+            self.state.volumes.records.pop(volume_id, None)
+
     def add_volume_group(
         self,
         group_id: str,
@@ -414,6 +430,11 @@ class BlockStorageEmulator:
         """Delete a backup; a retry token that created it is then invalidated."""
         with self._lock:
             self.state.backups.delete(backup_id)
+
+    def retag_backup(self, backup_id: str, freeform_tags: Mapping[str, str]) -> None:
+        """Replace a backup's free-form tags, as anyone with ``use volume-backups`` can."""
+        with self._lock:
+            self.state.backups.records[backup_id]["freeformTags"] = dict(freeform_tags)
 
     def terminate(self, backup_id: str, state: str = "TERMINATED") -> None:
         """Set a backup's state as if deleted (or turned ``FAULTY``) outside the function; it stays listed."""

@@ -216,6 +216,7 @@ def _variable_defaults() -> dict[str, Any]:
     return defaults
 
 
+TIERS = ("hourly", "daily", "weekly", "monthly", "yearly")
 # How locals.tf turns variables into features; the test below holds the stack to these expressions.
 FEATURE_EXPRESSIONS = {
     "backups": True,
@@ -223,7 +224,8 @@ FEATURE_EXPRESSIONS = {
     "selectors": "${var.enable_selectors || length(local.selectors) > 0}",
     "subcompartments": "${var.enable_subcompartments || local.selector_subcompartment}",
     "batches": "${var.enable_batches}",
-    "retention": "${var.backup_retention_keep_last != null || var.backup_retention_max_age_days != null}",
+    "retention": "${var.backup_retention_keep_last != null || var.backup_retention_max_age_days != null"
+    ' || var.backup_retention_keep_within != "" || length(local.retention_tiers) > 0}',
     "copies": '${var.backup_copy_region != ""}',
     "metrics": '${var.backup_metrics_namespace != ""}',
     "notifications": '${var.create_failure_topic || var.backup_notify_topic_id != ""}',
@@ -244,7 +246,10 @@ def _default_features() -> frozenset[str]:
         "selectors": v["enable_selectors"] or len(selectors) > 0,
         "subcompartments": v["enable_subcompartments"],
         "batches": v["enable_batches"],
-        "retention": v["backup_retention_keep_last"] is not None or v["backup_retention_max_age_days"] is not None,
+        "retention": v["backup_retention_keep_last"] is not None
+        or v["backup_retention_max_age_days"] is not None
+        or v["backup_retention_keep_within"] != ""
+        or any(v[f"backup_retention_keep_{tier}"] not in (None, 0) for tier in TIERS),
         "copies": v["backup_copy_region"] != "",
         "metrics": v["backup_metrics_namespace"] != "",
         "notifications": v["create_failure_topic"] or v["backup_notify_topic_id"] != "",

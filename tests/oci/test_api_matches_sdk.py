@@ -33,7 +33,7 @@ from backup_handler.reporting import metrics, notify
 from backup_handler.reporting.tally import Tally
 from backup_handler.runs.audit import Auditor, AuditResult
 from backup_handler.runs.batching import Plan, Planner
-from backup_handler.runs.lifecycle import Lifecycle, LifecycleResult
+from backup_handler.runs.lifecycle import Lifecycle, LifecycleResult, Sweep
 from backup_handler.runs.restore_tests import RestoreTests
 from backup_handler.runs.selection import Resolution
 from backup_handler.settings import Settings
@@ -193,9 +193,10 @@ def _seed(world: World) -> list[str]:
                 source_backup_id=older,
                 boot=boot,
             )
-    # Two of the function's group backups: retention keeps the newer as a unit and deletes the older one.
-    emulator.add_group_backup(VOLUME_GROUP, time_created=now - timedelta(days=2), freeform_tags=OWN_GROUP)
-    newer.append(emulator.add_group_backup(VOLUME_GROUP, time_created=now - timedelta(days=1), freeform_tags=OWN_GROUP))
+    # Three of the function's group backups: retention deletes the oldest as a unit; with a grace period, it marks
+    # the next one due.
+    for days in (5, 4, 3):
+        emulator.add_group_backup(VOLUME_GROUP, time_created=now - timedelta(days=days), freeform_tags=OWN_GROUP)
     return newer
 
 
@@ -236,8 +237,22 @@ def sent(world: World) -> list[Sent]:
         result = lifecycle.after_backup(backup_id, time.monotonic() + 30, dry_run=False)
         assert not result.errors, result.errors
 
+    # A schedule tick's catch-up with a grace period: it sweeps the compartment (its volumes and backups, listed
+    # once), and marks the group's older backup due (UpdateVolumeGroupBackup) rather than deleting it.
+    # A schedule dry run previews a group's catch-up (reading the group for its compartment); the group backup's
+    # own end event deletes the oldest group backup (keep-last 2).
     preview = lifecycle.preview([("volumeGroup", VOLUME_GROUP)], time.monotonic() + 30, result=LifecycleResult())
-    assert not preview.errors, preview.errors
+    assert not preview.errors and preview.deleted_count >= 1, preview.errors
+    keep_two = Lifecycle(settings.model_copy(update={"retention_keep_last": 2}), api, AdaptiveLimiter(4))
+    grouped = keep_two.after_backup(str(created[2]["id"]), time.monotonic() + 30, dry_run=False)
+    assert not grouped.errors and grouped.deleted_count == 1, (grouped.errors, grouped.kept)
+    # A schedule tick's catch-up with a grace period sweeps the compartment (its volumes and backups, listed once)
+    # and marks the group's older backup due (UpdateVolumeGroupBackup) rather than deleting it.
+    graced = settings.model_copy(update={"retention_grace": "1h", "copy_region": None})
+    swept = Lifecycle(graced, api, AdaptiveLimiter(4)).catch_up(
+        [], time.monotonic() + 30, dry_run=False, sweep=Sweep(compartments=(COMPARTMENT,), rotation="tick")
+    )
+    assert not swept.errors and swept.marked_count >= 1, (swept.errors, swept.marked)
 
     targets = [Target(kind="volume", resource_id=volume) for volume in VOLUMES[:2]]
     plan = Planner(settings, api, FUNCTION_ID).plan(request, targets, time.monotonic() + 30, Plan(request))

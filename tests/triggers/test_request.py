@@ -268,8 +268,9 @@ def test_a_request_cannot_override_configured_tags_but_may_repeat_them() -> None
 
 def test_more_tags_than_a_resource_can_carry_are_refused() -> None:
     freeform = {f"f{n}": "v" for n in range(40)}
-    # 40 + 19 + the function's 6 reserved tags (4 stamped at creation, 2 the lifecycle and restore tests set) = 65
-    defined = {"ops": {f"d{n}": "v" for n in range(19)}}
+    # 40 + 18 + the function's 7 reserved tags (4 stamped at creation; 3 the lifecycle, retention's grace and
+    # restore tests set) = 65
+    defined = {"ops": {f"d{n}": "v" for n in range(18)}}
 
     settings = Settings(defined_tag_namespaces=("ops",))
 
