@@ -209,6 +209,26 @@ OPERATIONS: dict[str, Operation] = {
             "groups",
             ("inspect", "volume-groups"),
         ),
+        # A trigger naming a group and a member of it backs the member up through the group only.
+        _op(
+            "GetVolumeGroup",
+            "blockstorage",
+            "GET",
+            "/volumeGroups/{volumeGroupId}",
+            "VolumeGroup",
+            "groups",
+            ("inspect", "volume-groups"),
+        ),
+        # Whether a group's own backup is in progress when a create is refused with 409 Conflict.
+        _op(
+            "ListVolumeGroupBackups",
+            "blockstorage",
+            "GET",
+            "/volumeGroupBackups",
+            "list[VolumeGroupBackup]",
+            "groups",
+            ("manage", "volume-group-backups"),
+        ),
         _op(
             "ListCompartments",
             "identity",

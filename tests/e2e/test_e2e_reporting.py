@@ -94,6 +94,7 @@ def test_each_invocation_posts_its_metrics_dimensioned_by_trigger_and_function(
         "backups_created": 1.0,
         "backups_failed": 0.0,
         "backups_skipped": 0.0,
+        "lifecycle_failed": 0.0,
         "run_duration_seconds": pytest.approx(values(topic, "manual")["run_duration_seconds"]),
     }
     scheduled = values(topic, "schedule")
