@@ -86,6 +86,8 @@ class Plan:
     not_attempted: list[Target] = field(default_factory=list)
     not_handed_on: int = 0
     """Targets not handed on because a chain failed before them or the deadline came."""
+    waiting: int = 0
+    """Targets of chains planned but not reached yet (each chain is handed on in turn)."""
     in_flight: dict[str, Any] | None = None
     """The chain whose InvokeFunction is under way."""
     refused: bool = False
@@ -123,7 +125,7 @@ class Plan:
             pending = (
                 [] if self.in_flight is None else [{"resourceId": None, **self.in_flight, "reason": PENDING_REASON}]
             )
-            not_handed_on = self.not_handed_on
+            not_handed_on = self.not_handed_on + self.waiting
             return {
                 "trigger": self.request.trigger,
                 "backups": [],
@@ -226,6 +228,8 @@ class Planner:
 
     def _hand_on_chains(self, plan: Plan, ids: list[str], deadline: float) -> None:
         index = 0
+        with plan.lock:
+            plan.waiting += len(ids)
         for chain, batches in enumerate(self.chains_of(ids)):
             first = index
             for batch in batches:
@@ -252,6 +256,7 @@ class Planner:
     ) -> None:
         targets = int(entry["targets"])
         with plan.lock:
+            plan.waiting -= targets
             if plan.refused or plan.cancelled.is_set():
                 plan.not_handed_on += targets
                 return
