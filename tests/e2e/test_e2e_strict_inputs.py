@@ -236,3 +236,47 @@ def test_a_configured_dry_run_writes_nothing_and_posts_no_metric(
     assert emulator.creates() == []
     assert emulator.metrics() == [] and emulator.messages(TOPIC) == []
     assert [call for call in emulator.calls if call.operation == "postMetricData"] == []
+
+
+# ------------------------------------------------------ contradicting settings
+
+
+@pytest.mark.parametrize(
+    ("settings", "first", "second"),
+    [
+        (
+            {"BACKUP_COPY_KMS_KEY_ID": "ocid1.key.oc1.iad.aaaaaaaacopykey"},
+            "BACKUP_COPY_KMS_KEY_ID",
+            "BACKUP_COPY_REGION",
+        ),
+        ({"BACKUP_COPY_ENDPOINT": "http://127.0.0.1:9"}, "BACKUP_COPY_ENDPOINT", "BACKUP_COPY_REGION"),
+        ({"BACKUP_MAX_TARGETS": "10", "BACKUP_BATCH_SIZE": "11"}, "BACKUP_BATCH_SIZE", "BACKUP_MAX_TARGETS"),
+        ({"BACKUP_BATCH_CHAINS": "2"}, "BACKUP_BATCH_CHAINS", "BACKUP_INVOKE_ENDPOINT"),
+        (
+            {"BACKUP_RETENTION_MAX_AGE_DAYS": "7", "BACKUP_RETENTION_PERIOD_DAYS": "30"},
+            "BACKUP_RETENTION_MAX_AGE_DAYS",
+            "BACKUP_RETENTION_PERIOD_DAYS",
+        ),
+        ({"BACKUP_RETENTION_LOCK": "true"}, "BACKUP_RETENTION_LOCK", "BACKUP_RETENTION_PERIOD_DAYS"),
+        ({"BACKUP_METRICS_COMPARTMENT_ID": COMPARTMENT}, "BACKUP_METRICS_COMPARTMENT_ID", "BACKUP_METRICS_NAMESPACE"),
+    ],
+    ids=["copy-key", "copy-endpoint", "batch-size", "chains", "max-age", "lock", "metrics-compartment"],
+)
+def test_a_configuration_that_contradicts_itself_is_a_configuration_error_naming_both_settings(
+    start_platform: Callable[..., FnPlatform],
+    emulator: BlockStorageEmulator,
+    settings: dict[str, str],
+    first: str,
+    second: str,
+) -> None:
+    platform = start_platform(**settings)
+
+    answers = [platform.invoke(manual()), platform.invoke(schedule(), invoke_type="detached").wait(30)]
+
+    for answer in answers:
+        document = answer.json()
+        assert document["code"] == "ConfigurationError"
+        assert first in document["message"] and second in document["message"]
+        assert {"field": first, "contradicts": second}.items() <= document["errors"][0].items()
+    assert answers[1].status == 502  # an operator can fix it while the source still redelivers
+    assert emulator.creates() == []
