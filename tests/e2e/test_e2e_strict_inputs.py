@@ -15,7 +15,8 @@ import pytest
 
 from localdev.credentials import COMPARTMENT
 from localdev.emulator import BlockStorageEmulator
-from localdev.platform import FnPlatform
+from localdev.fnprocess import FnResponse
+from localdev.platform import FnPlatform, Invocation
 from localdev.samples import BOOT_VOLUMES, VOLUME_GROUP, VOLUMES
 from tests.conftest import OWN, ago, event_json, states
 
@@ -271,7 +272,10 @@ def test_a_configuration_that_contradicts_itself_is_a_configuration_error_naming
 ) -> None:
     platform = start_platform(**settings)
 
-    answers = [platform.invoke(manual()), platform.invoke(schedule(), invoke_type="detached").wait(30)]
+    answers: list[Invocation | FnResponse] = [
+        platform.invoke(manual()),
+        platform.invoke(schedule(), invoke_type="detached").wait(30),
+    ]
 
     for answer in answers:
         document = answer.json()

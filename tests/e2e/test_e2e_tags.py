@@ -45,7 +45,7 @@ def tagged(emulator: BlockStorageEmulator) -> BlockStorageEmulator:
 
 def selected(platform: FnPlatform, **tags: Any) -> list[str]:
     """What a dry run of a manual selector with these tags would back up."""
-    selector = {"compartmentId": COMPARTMENT, "kinds": ["volume"], "freeformTags": {"fleet": "t"}}
+    selector: dict[str, Any] = {"compartmentId": COMPARTMENT, "kinds": ["volume"], "freeformTags": {"fleet": "t"}}
     for kind, pairs in tags.items():
         selector[kind] = {**selector.get(kind, {}), **pairs}
     answer = platform.invoke({"selector": selector, "dryRun": True}).json()
