@@ -37,6 +37,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from backup_handler import logs
 from backup_handler.errors import (
     BackupError,
@@ -44,10 +46,12 @@ from backup_handler.errors import (
     DeadlineExceeded,
     Failure,
     InternalError,
+    InvalidRequest,
     PayloadTooLarge,
 )
 from backup_handler.oci.api import OciApi
 from backup_handler.settings import Settings
+from backup_handler.triggers.events import BatchBody
 from backup_handler.triggers.request import BackupRequest, Skip, Target
 from backup_handler.vocabulary.ocids import kind_of
 
@@ -326,6 +330,10 @@ class Planner:
             "link": int(body["link"]),
             "targets": request.handoff_targets,
         }
+        try:  # a body the next link would refuse on arrival is refused here, where it is seen
+            BatchBody.model_validate(body)
+        except ValidationError:
+            raise InvalidRequest("the next batch of this chain would not be a valid batch body") from None
         answer = self.invoke(body, deadline)
         logs.emit(logger, logging.INFO, "chain", **entry, outcome="handed on", opcRequestId=answer)
         return {**entry, "opcRequestId": answer}

@@ -246,3 +246,28 @@ def test_an_invoke_under_way_at_the_deadline_is_pending_in_the_answer_with_its_t
     assert "unknown" in pending["reason"]
     assert plan["notAttempted"] == [{"resourceId": None, "targets": 3, "reason": "3 more targets were not handed on"}]
     assert plan["batched"] == 0 and plan["chains"] == []
+
+
+def test_a_link_whose_next_body_would_be_refused_on_arrival_says_so_instead_of_handing_it_on(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    emulator.add_volume(volume(0))
+    emulator.add_volume(volume(1))
+    platform = start_platform(BACKUP_INVOKE_ENDPOINT="http://127.0.0.1:9", FN_FN_ID=FUNCTION_ID)
+    last_possible = {
+        "source": "batch",
+        "trigger": "schedule",
+        "sourceRef": "20260101T000000Z/3600s",
+        "idempotencyKey": "schedule:1767225600:3600",
+        "timeLabel": "20260101T000000Z",
+        "batch": 100_000,  # the next one would be out of range
+        "type": "INCREMENTAL",
+        "targets": [{"kind": "volume", "id": volume(0)}],
+        "next": [volume(1)],
+    }
+
+    document = platform.invoke(last_possible, invoke_type="detached").wait(30).json()
+
+    assert [b["volumeId"] for b in document["backups"]] == [volume(0)]
+    assert document["notHandedOn"] == 1
+    assert [(e["targets"], e["code"]) for e in document["errors"]] == [(1, "InvalidRequest")]
