@@ -31,7 +31,6 @@ from backup_handler.errors import BackupError, ConfigurationError, Failure, Inte
 from backup_handler.oci.api import OciApi
 from backup_handler.oci.blockstorage import BlockStorage, OciBlockStorage
 from backup_handler.runs.backup import BackupRunner, RunResult
-from backup_handler.runs.membership import lookup, needs_lookup, settle, split
 from backup_handler.settings import Settings
 from backup_handler.triggers.payload import decode
 from backup_handler.triggers.request import BackupRequest, Shape, build_request, recognise
@@ -170,14 +169,22 @@ class App:
         hand the rest of its chain on; then the schedule's lifecycle catch-up."""
         settings = self.settings()
         answer_by = deadline - settings.deadline_margin_seconds
-        if not resolved and needs_lookup(request):
-            request = split(request, lookup(request, self.api(), lambda: answer_by - time.monotonic()))
+        groups = any(target.kind == "volumeGroup" for target in request.targets)
+        if groups:  # off the path of a trigger that names no group
+            from backup_handler.runs.membership import lookup, needs_lookup, split
+
+            if not resolved and needs_lookup(request):
+                request = split(request, lookup(request, self.api(), lambda: answer_by - time.monotonic()))
         if request.dry_run:  # a dry run's batch hands nothing on
             return dry_run_reply(request, settings.display_name_template)
         run_until = deadline
         if request.handoff is not None:
             run_until = deadline - min(HANDOFF_RESERVE_SECONDS, max(deadline - time.monotonic(), 0) / 4)
-        result = settle(self.runner().run(request, run_until), self.api(), answer_by)
+        result = self.runner().run(request, run_until)
+        if groups:
+            from backup_handler.runs.membership import settle
+
+            result = settle(result, self.api(), answer_by)
         handed_on: dict[str, object] | None = None
         refused: Failure | None = None
         if request.handoff is not None:
@@ -234,6 +241,7 @@ class App:
         (504: a redelivery finishes the job) and starts no further batch.
         """
         from backup_handler.runs.batching import Plan, Planner, ordered_items
+        from backup_handler.runs.membership import lookup
         from backup_handler.runs.selection import Resolution
 
         settings = self.settings()
