@@ -133,7 +133,7 @@ class Plan:
             return {
                 "trigger": self.request.trigger,
                 "backups": [],
-                "skipped": [self._skip_json(skip) for skip in self.all_skips()],
+                "skipped": self._skips_json(),
                 "errors": list(self.failures),
                 "pending": pending,
                 "notAttempted": [
@@ -155,6 +155,13 @@ class Plan:
                 "chains": list(self.chains),
                 "batches": list(self.batches),
             }
+
+    def _skips_json(self) -> list[dict[str, Any]]:
+        """The skips as answered: every one (members of groups included) up to a bound, then a count."""
+        skips = self.all_skips()
+        listed = [self._skip_json(skip) for skip in skips[: MAX_LISTED_SKIPS * 2]]
+        more = len(skips) - len(listed)
+        return listed + ([{"resourceId": None, "reason": f"and {more} more skipped"}] if more else [])
 
     def _skip_json(self, skip: Skip) -> dict[str, Any]:
         batch = self.group_batch.get(skip.group) if skip.group else None
