@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from backup_handler import logs
 from backup_handler.answers.response import (
     Reply,
+    chain_reply,
     dry_run_reply,
     error_reply,
     lifecycle_reply,
@@ -26,7 +27,7 @@ from backup_handler.answers.response import (
     plan_reply,
     result_reply,
 )
-from backup_handler.errors import BackupError, ConfigurationError, DeadlineExceeded, InternalError, NoTargets
+from backup_handler.errors import BackupError, ConfigurationError, DeadlineExceeded, Failure, InternalError, NoTargets
 from backup_handler.oci.api import OciApi
 from backup_handler.oci.blockstorage import BlockStorage, OciBlockStorage
 from backup_handler.runs.backup import BackupRunner, RunResult
@@ -48,6 +49,9 @@ MAX_INVOCATION_SECONDS = 3600.0
 FUNCTION_ID_VARIABLE = "FN_FN_ID"
 # Restore tests are not started with less time than this left before the answer.
 MIN_RESTORE_TEST_SECONDS = 1.0
+# A batch with more of its chain to hand on stops its own backups this long before its deadline
+# (at most a quarter of the time it has), so the hand-on always gets its turn.
+HANDOFF_RESERVE_SECONDS = 5.0
 
 
 def configure_logging(level: str) -> None:
@@ -107,8 +111,8 @@ class App:
     def _report(self, reply: Reply, headers: Mapping[str, str], started: float, deadline: float) -> None:
         """Hand the computed answer to the reporter (metrics, failure summary), if configured; never changes it."""
         settings = self._settings
-        if settings is None or not settings.reporting:
-            return
+        if settings is None or not settings.reporting or reply.dry_run:
+            return  # a dry run writes nothing: no metrics, no notification
         try:
             from backup_handler.reporting.report import report
 
@@ -132,13 +136,8 @@ class App:
             if request.nothing_to_do is not None:
                 logs.emit(logger, logging.INFO, "invocation", outcome="nothing to do", reason=request.nothing_to_do)
                 return result_reply(RunResult(request, ()))
-            if request.selector is None and len(request.targets) <= settings.batch_size:
-                if request.dry_run:
-                    return self._dry_run(request, deadline)
-                result = self.runner().run(request, deadline)
-                return self._with_restore_tests(
-                    request, result, self._with_lifecycle(request, result, deadline), deadline
-                )
+            if request.batch is not None or (request.selector is None and len(request.targets) <= settings.batch_size):
+                return self._local(request, deadline)
             return self._large(request, deadline)
         except BackupError as exc:
             level = logging.ERROR if exc.retryable else logging.INFO
@@ -171,6 +170,63 @@ class App:
             answer_by, lambda: lifecycle.after_backup(backup_id, answer_by, dry_run=request.dry_run, result=outcome)
         )
         return lifecycle_reply(request, outcome, late=not done)
+
+    def _local(
+        self, request: BackupRequest, deadline: float, *, resolved: bool = False, swept: tuple[str, ...] = ()
+    ) -> Reply:
+        """Back the request's targets up here: a group's members only through the group; then, for a batch,
+        hand the rest of its chain on; then the schedule's lifecycle catch-up (and the sweep of its orphans in
+        ``swept``, the compartments its selector reached) and its restore tests."""
+        settings = self.settings()
+        answer_by = deadline - settings.deadline_margin_seconds
+        groups = any(target.kind == "volumeGroup" for target in request.targets)
+        if groups:  # off the path of a trigger that names no group
+            from backup_handler.runs.membership import lookup, needs_lookup, split
+
+            if not resolved and needs_lookup(request):
+                request = split(request, lookup(request, self.api(), lambda: answer_by - time.monotonic()))
+        if request.dry_run:  # a dry run's batch hands nothing on
+            return self._dry_run(request, deadline, swept)
+        run_until = deadline
+        if request.handoff is not None:
+            run_until = deadline - min(HANDOFF_RESERVE_SECONDS, max(deadline - time.monotonic(), 0) / 4)
+        result = self.runner().run(request, run_until)
+        if groups:
+            from backup_handler.runs.membership import settle
+
+            result = settle(result, self.api(), answer_by)
+        handed_on: dict[str, object] | None = None
+        refused: Failure | None = None
+        if request.handoff is not None:
+            handed_on, refused = self._hand_on(request, answer_by)
+        reply = self._with_restore_tests(
+            request, result, self._with_lifecycle(request, result, deadline, swept), deadline
+        )
+        if request.handoff is None:
+            return reply
+        return chain_reply(reply, handed_on, refused, request.handoff_targets)
+
+    def _hand_on(self, request: BackupRequest, answer_by: float) -> tuple[dict[str, object] | None, Failure | None]:
+        """Start the next link of this batch's chain; what was handed on, or why not (logged at ERROR)."""
+        from backup_handler.runs.batching import Planner
+
+        planner = Planner(self.settings(), self.api(), self._environ.get(FUNCTION_ID_VARIABLE))
+        try:
+            return planner.hand_on(request, answer_by), None
+        except BackupError as exc:
+            failure = exc.failure()
+            logs.emit(
+                logger,
+                logging.ERROR,
+                "chain",
+                chain=request.chain,
+                batch=(request.batch or 0) + 1,
+                targets=request.handoff_targets,
+                outcome="not handed on",
+                code=failure.code,
+                message=failure.message,
+            )
+            return None, failure
 
     def _with_lifecycle(
         self, request: BackupRequest, result: RunResult, deadline: float, swept: tuple[str, ...] = ()
@@ -295,32 +351,44 @@ class App:
         answer past the deadline: at the deadline the run answers with what it has handed on so far
         (504: a redelivery finishes the job) and starts no further batch.
         """
-        from backup_handler.runs.batching import Plan, Planner, selected_then_explicit
+        from backup_handler.runs.batching import Plan, Planner, ordered_items
+        from backup_handler.runs.membership import lookup
         from backup_handler.runs.selection import Resolution
 
         settings = self.settings()
         answer_by = deadline - settings.deadline_margin_seconds
         api = self.api()
         sandbox = settings.restore_test_compartment_id
-        resolution = (
-            Resolution(
-                request.selector,
-                api,
-                lambda: answer_by - time.monotonic(),
-                exclude=frozenset({sandbox}) if sandbox else frozenset(),
-            )
-            if request.selector
-            else None
-        )
+        exclude: frozenset[str] = frozenset({sandbox}) if sandbox else frozenset()
+
+        def remaining() -> float:
+            return answer_by - time.monotonic()
+
         planner = Planner(settings, api, self._environ.get(FUNCTION_ID_VARIABLE))
         plan = Plan(request)
+        resolutions: list[Resolution] = []
+
+        def work() -> None:
+            membership = lookup(request, api, remaining)  # the request's own groups, before any volume
+            resolution = (
+                Resolution(request.selector, api, remaining, membership, exclude=exclude) if request.selector else None
+            )
+            resolutions.extend([resolution] if resolution else [])
+            planner.plan(request, ordered_items(request, resolution, membership), answer_by, plan)
+
         started = time.monotonic()
-        if not _within(
-            answer_by, lambda: planner.plan(request, selected_then_explicit(request, resolution), answer_by, plan)
-        ):
+        if not _within(answer_by, work):
             plan.cancelled.set()
-            logs.emit(logger, logging.WARNING, "selection", outcome="deadline", batches=len(plan.batches))
+            logs.emit(
+                logger,
+                logging.WARNING,
+                "selection",
+                outcome="deadline",
+                chains=len(plan.chains),
+                pending=plan.in_flight,
+            )
             return plan_reply(plan, late=True)
+        resolution = resolutions[0] if resolutions else None
         logs.emit(
             logger,
             logging.INFO,
@@ -328,19 +396,16 @@ class App:
             listCalls=resolution.list_calls if resolution else 0,
             seconds=round(time.monotonic() - started, 3),
             local=len(plan.local),
+            chains=len(plan.chains),
             batches=len(plan.batches),
             batched=plan.batched,
         )
         swept = resolution.compartments if resolution else ()
-        if plan.batches or plan.failures:
+        if plan.handed_on:
             return self._sweep_after_batches(request, plan_reply(plan), swept, deadline)
         if not plan.local:
             raise NoTargets("the selector matches no AVAILABLE volume, boot volume or volume group")
-        if request.dry_run:
-            return self._dry_run(plan.local_request(), deadline, swept)
-        local = plan.local_request()
-        result = self.runner().run(local, deadline)
-        return self._with_restore_tests(local, result, self._with_lifecycle(local, result, deadline, swept), deadline)
+        return self._local(plan.local_request(), deadline, resolved=True, swept=swept)
 
     def _sweep_after_batches(
         self, request: BackupRequest, reply: Reply, swept: tuple[str, ...], deadline: float

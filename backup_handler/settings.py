@@ -3,22 +3,49 @@
 OCI Functions passes application and function configuration as environment
 variables. Each field below is read from ``BACKUP_<FIELD NAME IN UPPER CASE>``;
 the README's configuration table lists them with their defaults.
+
+Every boolean and number is strict, and so is the one rule that reads them from a
+variable's text (:func:`env_scalar`): a boolean is exactly ``true`` or ``false``
+(``True``, ``1``, ``yes`` are refused), a number is a JSON number (``16``; for an
+integer setting ``16.0`` and ``1e3`` are refused), never coerced. A configuration
+that contradicts itself (a setting that another makes meaningless or impossible)
+is a :class:`~backup_handler.errors.ConfigurationError` naming both settings.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import string
+import types
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from backup_handler.errors import ConfigurationError
-from backup_handler.vocabulary.fields import MAX_SCHEDULE_TARGETS, AlarmTransition, ConfiguredTags, KmsKeyId, Selector
+from backup_handler.vocabulary.fields import (
+    MAX_BATCH_CHAINS,
+    MAX_SCHEDULE_TARGETS,
+    AlarmTransition,
+    ConfiguredTags,
+    KmsKeyId,
+    Selector,
+)
 from backup_handler.vocabulary.ocids import CompartmentOcid, TargetOcid
 from backup_handler.vocabulary.validation import describe
 
@@ -88,6 +115,10 @@ def platform_deployment_id(environ: Mapping[str, str]) -> str | None:
 def _hours(duration: str) -> int:
     """``<n>h`` or ``<n>d`` in hours."""
     return int(duration[:-1]) * (24 if duration.endswith("d") else 1)
+DEFAULT_BATCH_SIZE = 250
+
+StrictFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+"""A JSON number (an integer is a number too); never a string, a boolean, NaN or infinity."""
 
 
 class Settings(BaseModel):
@@ -107,13 +138,13 @@ class Settings(BaseModel):
     targets: tuple[TargetOcid, ...] = ()
     """Volumes and boot volumes a schedule tick with an empty body backs up (comma- or space-separated)."""
 
-    schedule_slot_seconds: int = Field(3600, ge=60, le=MAX_SLOT_SECONDS)
+    schedule_slot_seconds: StrictInt = Field(3600, ge=60, le=MAX_SLOT_SECONDS)
     """Ticks delivered within one slot of this many seconds make one backup per target (at most 24 h)."""
 
     alarm_transitions: tuple[AlarmTransition, ...] = Field(("OK_TO_FIRING",), min_length=1)
     """Alarm message types that start backups (REPEAT would back up again every repeat interval)."""
 
-    max_targets: int = Field(MAX_SCHEDULE_TARGETS, ge=1, le=MAX_SCHEDULE_TARGETS)
+    max_targets: StrictInt = Field(MAX_SCHEDULE_TARGETS, ge=1, le=MAX_SCHEDULE_TARGETS)
     """Most volumes one invocation backs up; a trigger naming more is refused whole."""
 
     blockstorage_endpoint: str | None = Field(None, max_length=2048)
@@ -125,16 +156,21 @@ class Settings(BaseModel):
     selector: Selector | None = None
     """What an empty-bodied schedule selects (JSON, as a body's "selector"), beside BACKUP_TARGETS."""
 
-    batch_size: int = Field(250, ge=1, le=MAX_SCHEDULE_TARGETS)
-    """Targets one invocation backs up itself; more are split into batches, each a detached invocation."""
+    batch_size: StrictInt = Field(DEFAULT_BATCH_SIZE, ge=1, le=MAX_SCHEDULE_TARGETS)
+    """Targets one invocation backs up itself; more are split into batches, each a detached invocation
+    (default 250, or BACKUP_MAX_TARGETS when that is lower)."""
+
+    batch_chains: StrictInt = Field(4, ge=1, le=MAX_BATCH_CHAINS)
+    """Batches of one trigger that run at once: its batches run as this many chains, one batch at a time
+    each, so at most this × BACKUP_MAX_CONCURRENCY creates are in flight for the trigger."""
 
     invoke_endpoint: str | None = Field(None, max_length=2048)
     """This function's invoke endpoint (`fn inspect function ... invokeEndpoint`): enables batches."""
 
-    retention_keep_last: int | None = Field(None, ge=1, le=10_000)
+    retention_keep_last: StrictInt | None = Field(None, ge=1, le=10_000)
     """Keep this many of the function's own AVAILABLE backups per volume; delete older ones."""
 
-    retention_max_age_days: int | None = Field(None, ge=1, le=36_500)
+    retention_max_age_days: StrictInt | None = Field(None, ge=1, le=36_500)
     """Delete the function's own backups older than this many days (never a volume's newest AVAILABLE one)."""
 
     retention_keep_hourly: int = Field(0, ge=UNLIMITED_TIER, le=MAX_TIER_COUNT)
@@ -173,13 +209,13 @@ class Settings(BaseModel):
     retention_grace: str | None = Field(None, max_length=5)
     """A due backup is first marked (backup-retention-due) and deleted only when still due this long after."""
 
-    retention_period_days: int | None = Field(None, ge=1, le=36_500)
+    retention_period_days: StrictInt | None = Field(None, ge=1, le=36_500)
     """retentionPeriod set on every backup: the API refuses to delete it earlier when locked."""
 
-    retention_lock: bool = False
+    retention_lock: StrictBool = False
     """isRetentionLockEnabled on every backup: immutable for BACKUP_RETENTION_PERIOD_DAYS."""
 
-    prevent_deletion: bool = False
+    prevent_deletion: StrictBool = False
     """isPreventDeletionEnabled on every backup."""
 
     copy_region: str | None = Field(None, max_length=64)
@@ -191,25 +227,25 @@ class Settings(BaseModel):
     copy_endpoint: str | None = Field(None, max_length=2048)
     """Block Storage endpoint of the copy region (private endpoints, the local emulator)."""
 
-    dry_run: bool = False
+    dry_run: StrictBool = False
     """Answer what would be created, copied and deleted, and call no mutating API."""
 
     deployment_id: str | None = Field(None, pattern=DEPLOYMENT_ID_PATTERN, max_length=MAX_DEPLOYMENT_ID_CHARS)
     """This deployment's identity, stamped on every backup (backup-deployment); default FN_APP_NAME/FN_FN_NAME."""
 
-    max_concurrency: int = Field(16, ge=1, le=64)
+    max_concurrency: StrictInt = Field(16, ge=1, le=64)
     """Backups created at once for a multi-target trigger."""
 
-    max_attempts: int = Field(5, ge=1, le=10)
+    max_attempts: StrictInt = Field(5, ge=1, le=10)
     """Attempts per backup for throttling (429), server errors and dropped connections."""
 
-    deadline_margin_seconds: float = Field(1.0, ge=0.1, le=30)
+    deadline_margin_seconds: StrictFloat = Field(1.0, ge=0.1, le=30)
     """The function answers this long before the invocation's deadline."""
 
-    max_body_bytes: int = Field(1_048_576, ge=1024, le=1_048_576)
+    max_body_bytes: StrictInt = Field(1_048_576, ge=1024, le=1_048_576)
     """Largest request body accepted (at most 1 MiB: no trigger needs more, and memory is measured at it)."""
 
-    max_json_depth: int = Field(32, ge=4, le=256)
+    max_json_depth: StrictInt = Field(32, ge=4, le=256)
     """Deepest JSON nesting accepted."""
 
     kms_key_id: KmsKeyId | None = None
@@ -241,7 +277,7 @@ class Settings(BaseModel):
     notify_endpoint: str | None = Field(None, max_length=2048)
     """Notifications endpoint override (private endpoints, the local emulator)."""
 
-    report_budget_seconds: float = Field(2.0, ge=0.2, le=10)
+    report_budget_seconds: StrictFloat = Field(2.0, ge=0.2, le=10)
     """Most seconds metrics and the failure summary may add to an invocation (never past its deadline)."""
 
     audit_rpo_hours: int = Field(24, ge=1, le=MAX_AUDIT_HOURS)
@@ -437,14 +473,66 @@ class Settings(BaseModel):
         if value in ("true", "false"):
             return value == "true"
         raise ValueError('must be "true" or "false"')
+    @model_validator(mode="before")
+    @classmethod
+    def _batch_size_within_max_targets(cls, data: Any) -> Any:
+        """The default batch size is at most BACKUP_MAX_TARGETS; a batch size set above it is a contradiction."""
+        if isinstance(data, dict) and "batch_size" not in data:
+            max_targets = data.get("max_targets")
+            if isinstance(max_targets, int) and not isinstance(max_targets, bool) and max_targets >= 1:
+                return {**data, "batch_size": min(DEFAULT_BATCH_SIZE, max_targets)}
+        return data
 
     @model_validator(mode="after")
-    def _lock_needs_a_period(self) -> Settings:
-        if (self.retention_lock or self.prevent_deletion) and self.retention_period_days is None:
-            raise ValueError(
-                "BACKUP_RETENTION_LOCK and BACKUP_PREVENT_DELETION need BACKUP_RETENTION_PERIOD_DAYS (how long)"
+    def _consistent(self, info: ValidationInfo) -> Settings:
+        found = self.contradictions()
+        if not found:
+            return self
+        collected = info.context.get(CONTRADICTIONS) if isinstance(info.context, dict) else None
+        if isinstance(collected, list):  # from_env reports them with the variables' names
+            collected.extend(found)
+            return self
+        raise ValueError("; ".join(f"{first} {problem}" for first, _, problem in found))
+
+    def contradictions(self) -> list[tuple[str, str, str]]:
+        """Settings that contradict each other: (the setting, the one it contradicts, why), names as variables."""
+        set_ = self.model_fields_set
+        found: list[tuple[str, str, str]] = []
+
+        def contradicts(first: str, second: str, problem: str) -> None:
+            found.append((ENV_PREFIX + first.upper(), ENV_PREFIX + second.upper(), problem))
+
+        for lock in ("retention_lock", "prevent_deletion"):
+            if getattr(self, lock) and self.retention_period_days is None:
+                contradicts(lock, "retention_period_days", "needs BACKUP_RETENTION_PERIOD_DAYS (how long it holds)")
+        for copy_setting in ("copy_kms_key_id", "copy_endpoint"):
+            if getattr(self, copy_setting) is not None and self.copy_region is None:
+                contradicts(
+                    copy_setting, "copy_region", "does nothing without BACKUP_COPY_REGION (the region copies go to)"
+                )
+        if self.batch_size > self.max_targets:
+            contradicts(
+                "batch_size",
+                "max_targets",
+                f"({self.batch_size}) is larger than BACKUP_MAX_TARGETS ({self.max_targets}): every batch would be "
+                "refused; set BACKUP_BATCH_SIZE at most BACKUP_MAX_TARGETS",
             )
-        return self
+        if "batch_chains" in set_ and self.invoke_endpoint is None:
+            contradicts("batch_chains", "invoke_endpoint", "does nothing without BACKUP_INVOKE_ENDPOINT (batches)")
+        if (
+            self.retention_max_age_days is not None
+            and self.retention_period_days is not None
+            and self.retention_max_age_days < self.retention_period_days
+        ):
+            contradicts(
+                "retention_max_age_days",
+                "retention_period_days",
+                f"({self.retention_max_age_days} days) is shorter than BACKUP_RETENTION_PERIOD_DAYS "
+                f"({self.retention_period_days}): no backup can be deleted that young",
+            )
+        if self.metrics_compartment_id is not None and self.metrics_namespace is None:
+            contradicts("metrics_compartment_id", "metrics_namespace", "does nothing without BACKUP_METRICS_NAMESPACE")
+        return found
 
     @field_validator("copy_region")
     @classmethod
@@ -571,10 +659,12 @@ class Settings(BaseModel):
             for name, value in environ.items()
             if name.startswith(ENV_PREFIX) and value != ""
         }
+        values = {name: env_scalar(_SCALARS.get(name), value) for name, value in values.items()}
         if "deployment_id" not in values and (platform := platform_deployment_id(environ)) is not None:
             values["deployment_id"] = platform
+        contradictions: list[tuple[str, str, str]] = []
         try:
-            return cls.model_validate(values)
+            settings = cls.model_validate(values, context={CONTRADICTIONS: contradictions})
         except ValidationError as exc:
             problems = []
             for item in describe(exc).items:
@@ -594,3 +684,60 @@ class Settings(BaseModel):
                 ),
                 errors=problems,
             ) from None
+        if contradictions:
+            raise ConfigurationError(
+                "the function's configuration contradicts itself: "
+                + "; ".join(f"{first} {problem}" for first, _, problem in contradictions),
+                errors=[
+                    {"field": first, "problem": problem, "contradicts": second}
+                    for first, second, problem in contradictions
+                ],
+            )
+        return settings
+
+
+CONTRADICTIONS = "contradictions"
+Scalar = Literal["bool", "number"]
+
+
+def _scalar_kind(annotation: Any) -> Scalar | None:
+    """Whether a field's type is a boolean or a number, looking through ``X | None`` and ``Annotated``."""
+    if get_origin(annotation) is Annotated:
+        return _scalar_kind(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        kinds = {_scalar_kind(arg) for arg in get_args(annotation) if arg is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if annotation is bool:
+        return "bool"
+    if annotation in (int, float):
+        return "number"
+    return None
+
+
+_SCALARS: dict[str, Scalar] = {
+    name: kind for name, field in Settings.model_fields.items() if (kind := _scalar_kind(field.annotation)) is not None
+}
+
+
+def env_scalar(kind: Scalar | None, text: str) -> Any:
+    """A variable's text as the value of a boolean or number setting, by one strict rule.
+
+    A boolean is exactly ``true`` or ``false``; a number is JSON number syntax (finite, no surrounding
+    blanks), and an integer setting takes only an integer (``16``, not ``16.0`` or ``1e3``). Anything
+    else is handed on as the text itself, which the setting's strict type refuses, naming the variable.
+    """
+    if kind == "bool":
+        return {"true": True, "false": False}.get(text, text)
+    if kind == "number":
+        if text != text.strip():
+            return text
+        try:
+            number = json.loads(text, parse_constant=lambda name: text)
+        except ValueError:
+            return text
+        if isinstance(number, int) and not isinstance(number, bool):
+            return number
+        if isinstance(number, float) and math.isfinite(number):
+            return number
+        return text
+    return text

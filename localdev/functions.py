@@ -16,6 +16,11 @@ Like the service it:
 Both API versions the SDK has used for this path, ``20181201`` and ``20260325``, are served.
 Every invocation is recorded (:attr:`FunctionsEmulator.invocations`, :meth:`~FunctionsEmulator.wait_for`),
 with the container's own answer to wait for (:meth:`FunctionInvocation.wait`).
+
+A function may be registered with several platforms (each in front of its own function
+process): like OCI spreading invocations over containers, each invocation goes to the process
+with the fewest invocations still running, the earliest registered first on a tie
+(:attr:`FunctionInvocation.process` says which).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class FunctionInvocation:
     """The request's path (which API version it named)."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """The request's headers, names in lower case (the signature's ``authorization`` left out)."""
+    process: int = 0
+    """Which of the function's registered platforms served it."""
 
     @property
     def status(self) -> int:
@@ -63,6 +70,11 @@ class FunctionInvocation:
     def wait(self, timeout: float = 60.0) -> FnResponse:
         """The container's own answer, waiting up to ``timeout`` seconds for one still running."""
         return self.invocation.wait(timeout)
+
+    @property
+    def container_running(self) -> bool:
+        """Whether the container is still working on it."""
+        return self.invocation.container_seconds is None
 
 
 class FunctionsEmulator:
@@ -78,7 +90,7 @@ class FunctionsEmulator:
         timeout_seconds: float = 30.0,
     ) -> None:
         self.identity = identity
-        self.functions: dict[str, FnPlatform] = dict(functions or {})
+        self.functions: dict[str, list[FnPlatform]] = {key: [value] for key, value in (functions or {}).items()}
         self.timeout_seconds = timeout_seconds  # a sync invocation's Fn-Deadline
         self.invocations: list[FunctionInvocation] = []
         self.rejected_signatures = 0
@@ -107,9 +119,22 @@ class FunctionsEmulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def register(self, function_id: str, platform: FnPlatform) -> None:
+    def register(self, function_id: str, platform: FnPlatform, *more: FnPlatform) -> None:
+        """Serve ``function_id`` with these platforms (one or more function processes), replacing any before."""
         with self._changed:
-            self.functions[function_id] = platform
+            self.functions[function_id] = [platform, *more]
+
+    def _least_busy(self, function_id: str) -> tuple[int, FnPlatform] | None:
+        with self._changed:
+            platforms = self.functions.get(function_id)
+            if not platforms:
+                return None
+            running = [0] * len(platforms)
+            for invocation in self.invocations:
+                if invocation.function_id == function_id and invocation.container_running:
+                    running[invocation.process] += 1
+            chosen = min(range(len(platforms)), key=lambda index: running[index])
+            return chosen, platforms[chosen]
 
     def revoke(self, jti: str) -> None:
         """Stop accepting a session token."""
@@ -141,9 +166,10 @@ class FunctionsEmulator:
             message = f"The required information to complete authentication was not provided or was incorrect: {why}"
             return _error(401, "NotAuthenticated", message, request_id)
         found = _INVOKE_PATH.fullmatch(target.split("?", 1)[0])
-        platform = self.functions.get(found["function_id"]) if found else None
-        if found is None or platform is None:
+        chosen = self._least_busy(found["function_id"]) if found else None
+        if found is None or chosen is None:
             return _error(404, "NotAuthorizedOrNotFound", "Authorization failed or function not found", request_id)
+        process, platform = chosen
         invoke_type = _INVOKE_TYPES.get(headers.get("fn-invoke-type", "sync").lower())
         intent = headers.get("fn-intent", "cloudevent").lower()
         if invoke_type is None or intent not in _INTENTS:
@@ -169,6 +195,7 @@ class FunctionsEmulator:
                     invocation,
                     path=target.split("?", 1)[0],
                     headers={name: value for name, value in headers.items() if name != "authorization"},
+                    process=process,
                 )
             )
             self._changed.notify_all()

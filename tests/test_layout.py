@@ -161,6 +161,7 @@ MANUAL_PATH = {
     "backup_handler.vocabulary",
     "backup_handler.vocabulary.fields",
     "backup_handler.vocabulary.ocids",
+    "backup_handler.vocabulary.tags",
     "backup_handler.vocabulary.validation",
     "backup_handler.settings",
     "backup_handler.triggers",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -212,3 +213,51 @@ def test_every_keep_within_the_settings_accept_reads_as_restic_reads_it() -> Non
         assert Settings.from_env({"BACKUP_RETENTION_KEEP_WITHIN": text}).retention_keep_within == text
         within = parse_within(text)
         assert (within.years, within.months, within.days, within.hours) == parts
+@pytest.mark.parametrize(
+    ("kind", "text", "value"),
+    [
+        ("bool", "true", True),
+        ("bool", "false", False),
+        ("bool", "True", "True"),
+        ("bool", "1", "1"),
+        ("bool", " true", " true"),
+        ("number", "16", 16),
+        ("number", "1.5", 1.5),
+        ("number", "16.0", 16.0),
+        ("number", " 16", " 16"),
+        ("number", "NaN", "NaN"),
+        ("number", "1e999", "1e999"),
+        ("number", "true", "true"),
+        ("number", "0x10", "0x10"),
+        (None, "16", "16"),
+    ],
+)
+def test_one_strict_rule_reads_a_variable_as_a_boolean_or_number(kind: Any, text: str, value: Any) -> None:
+    from backup_handler.settings import env_scalar
+
+    assert env_scalar(kind, text) == value and type(env_scalar(kind, text)) is type(value)
+
+
+def test_the_default_batch_size_never_exceeds_max_targets() -> None:
+    assert Settings.from_env({"BACKUP_MAX_TARGETS": "100"}).batch_size == 100
+    assert Settings.from_env({"BACKUP_MAX_TARGETS": "1000"}).batch_size == 250
+    assert Settings(max_targets=10).batch_size == 10
+
+
+def test_every_contradiction_is_reported_with_both_names() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(
+            {
+                "BACKUP_COPY_KMS_KEY_ID": "ocid1.key.oc1.iad.a",
+                "BACKUP_COPY_ENDPOINT": "http://127.0.0.1:9",
+                "BACKUP_MAX_TARGETS": "5",
+                "BACKUP_BATCH_SIZE": "6",
+            }
+        )
+
+    pairs = {(e["field"], e["contradicts"]) for e in caught.value.extra["errors"]}
+    assert pairs == {
+        ("BACKUP_COPY_KMS_KEY_ID", "BACKUP_COPY_REGION"),
+        ("BACKUP_COPY_ENDPOINT", "BACKUP_COPY_REGION"),
+        ("BACKUP_BATCH_SIZE", "BACKUP_MAX_TARGETS"),
+    }

@@ -3,7 +3,9 @@
 - a single-target manual request → the VolumeBackup exactly as the API returned it;
 - every other trigger → a run summary in which every target the trigger named
   appears in exactly one of ``backups``, ``skipped``, ``errors``, ``pending`` and
-  ``notAttempted``;
+  ``notAttempted``; what retention and copies did after the backups is beside them,
+  in ``deleted``, ``copied`` and, for what they could not do, ``lifecycleErrors``
+  (never in ``errors``, which is about backups only);
 - a failure → ``{"code", "message", "status", ...}``.
 
 ``status`` is the precise HTTP status; ``redeliver`` is the container status that
@@ -38,6 +40,8 @@ class Reply:
     """The trigger the body was recognised as; None when it is no trigger at all."""
     redeliver: int | None = None
     """502 or 504 when a redelivery of the same trigger could succeed; None otherwise."""
+    dry_run: bool = False
+    """A dry run's answer: nothing was written, and nothing is reported (no metrics, no notification)."""
 
     def body(self) -> bytes:
         """The document as UTF-8 JSON (RFC 8259: no NaN or Infinity); always encodable."""
@@ -112,16 +116,44 @@ def _error(outcome: Outcome) -> dict[str, Any]:
 
 
 def plan_reply(plan: Plan, *, late: bool = False) -> Reply:
-    """A large trigger handed on in batches: its plan. 502 when something was not handed on but could be;
-    504 when the deadline came while listing or handing on (a redelivery finishes the job)."""
+    """A large trigger handed on in chains of batches: its plan. 502 when something was not handed on but
+    could be; 504 when the deadline came while listing or handing on (an InvokeFunction then under way is
+    in ``pending``; a redelivery finishes the job)."""
     document = plan.document()
+    dry_run = plan.request.dry_run
+    if dry_run:
+        document["dryRun"] = True
     if late:
         document["message"] = "the deadline came while the selection was listed or handed on; redeliver to finish"
-        return Reply(504, document, trigger=plan.request.trigger, redeliver=504)
+        return Reply(504, document, trigger=plan.request.trigger, redeliver=504, dry_run=dry_run)
     failed = bool(plan.failures) or bool(plan.not_attempted) or bool(plan.not_handed_on)
     return Reply(
-        502 if failed else 200, document, trigger=plan.request.trigger, redeliver=502 if plan.retryable else None
+        502 if failed else 200,
+        document,
+        trigger=plan.request.trigger,
+        redeliver=502 if plan.retryable else None,
+        dry_run=dry_run,
     )
+
+
+def chain_reply(reply: Reply, handed_on: dict[str, Any] | None, failure: Failure | None, targets: int) -> Reply:
+    """A batch's summary with the next link of its chain: ``handedOn``, or an error naming the chain's rest.
+
+    Once the rest of the chain is handed on, a redelivery of this batch would start it a second time
+    (its backups are not duplicated, but the chain would run twice): the batch then asks for none, and
+    its own failures reach operators through its log, metrics and notification. When the rest could not be
+    handed on, the batch answers 502 if a redelivery could hand it on.
+    """
+    document = dict(reply.document)
+    if handed_on is not None:
+        document["handedOn"] = handed_on
+        return Reply(reply.status, document, reply.headers, reply.trigger, None, reply.dry_run)
+    if failure is None:
+        return reply
+    document["notHandedOn"] = targets
+    document["errors"] = [*document.get("errors", []), {"resourceId": None, "targets": targets, **failure.to_json()}]
+    redeliver = reply.redeliver or (502 if failure.retryable else None)
+    return Reply(max(reply.status, 502), document, reply.headers, reply.trigger, redeliver, reply.dry_run)
 
 
 def dry_run_reply(request: BackupRequest, template: str, extra: dict[str, Any] | None = None) -> Reply:
@@ -133,7 +165,7 @@ def dry_run_reply(request: BackupRequest, template: str, extra: dict[str, Any] |
         "skipped": [skip.to_json() for skip in request.skipped],
         **(extra or {}),
     }
-    return Reply(200, document, trigger=request.trigger)
+    return Reply(200, document, trigger=request.trigger, dry_run=True)
 
 
 def lifecycle_reply(request: BackupRequest, outcome: LifecycleResult, *, late: bool = False) -> Reply:
@@ -143,27 +175,33 @@ def lifecycle_reply(request: BackupRequest, outcome: LifecycleResult, *, late: b
         "trigger": request.trigger,
         "backups": [],
         "skipped": [],
-        "errors": outcome.errors,
+        "errors": [],
         "pending": [],
         "notAttempted": [],
         **outcome.document(),
+        "lifecycleErrors": list(outcome.errors),
     }
-    if request.dry_run:
+    dry_run = request.dry_run
+    if dry_run:
         document["dryRun"] = True
     if late:
         document["message"] = "the deadline came before retention and copies were done; redeliver to finish"
-        return Reply(504, document, trigger=request.trigger, redeliver=504)
+        return Reply(504, document, trigger=request.trigger, redeliver=504, dry_run=dry_run)
     if outcome.errors:
-        return Reply(502, document, trigger=request.trigger, redeliver=502 if outcome.retryable else None)
-    return Reply(200, document, trigger=request.trigger)
+        redeliver = 502 if outcome.retryable else None
+        return Reply(502, document, trigger=request.trigger, redeliver=redeliver, dry_run=dry_run)
+    return Reply(200, document, trigger=request.trigger, dry_run=dry_run)
 
 
 def merge_lifecycle(reply: Reply, outcome: LifecycleResult, *, late: bool = False) -> Reply:
-    """A run summary with its lifecycle catch-up: ``deleted`` and ``copied``, and any lifecycle errors."""
-    document = {**reply.document, **outcome.document(), "errors": [*reply.document["errors"], *outcome.errors]}
+    """A run summary with its lifecycle catch-up: ``deleted`` and ``copied``, and what retention and copies
+    could not do in ``lifecycleErrors``, apart from the backups' own ``errors``. A retryable lifecycle
+    failure still asks a source trigger for a redelivery."""
+    document = {**reply.document, **outcome.document(), "lifecycleErrors": list(outcome.errors)}
+    document["errors"] = reply.document["errors"]
     if late:
         document["message"] = "the deadline came before retention and copies were done; the next tick catches up"
     if not outcome.errors:
-        return Reply(reply.status, document, reply.headers, reply.trigger, reply.redeliver)
+        return Reply(reply.status, document, reply.headers, reply.trigger, reply.redeliver, reply.dry_run)
     redeliver = reply.redeliver or (502 if outcome.retryable else None)
-    return Reply(max(reply.status, 502), document, reply.headers, reply.trigger, redeliver)
+    return Reply(max(reply.status, 502), document, reply.headers, reply.trigger, redeliver, reply.dry_run)

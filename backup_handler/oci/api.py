@@ -302,7 +302,8 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeGroupBackups",
             "list[VolumeGroupBackup]",
-            ("retention", "audit"),
+            # groups: whether a group's own backup is in progress when a create is refused with 409 Conflict.
+            ("retention", "audit", "groups"),
             {"VOLUME_GROUP_BACKUP_INSPECT"},
         ),
         _op(
@@ -564,7 +565,8 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeGroups/{volumeGroupId}",
             "VolumeGroup",
-            LIFECYCLE,
+            # groups: a trigger naming a group and a member of it backs the member up through the group only.
+            (*LIFECYCLE, "groups"),
             {"VOLUME_GROUP_INSPECT"},
         ),
         # Copies, in the destination region: a copy is read back after CopyVolumeBackup answers (a replayed

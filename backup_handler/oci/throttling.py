@@ -13,34 +13,35 @@ deadline each caller passes to :meth:`AdaptiveLimiter.acquire`. The limiter
 learns of a 429 only when a call ends with one; a call whose SDK strategy
 retries 429 itself keeps its slot and hides the signal.
 
-The algorithm (additive increase, multiplicative decrease):
+The algorithm (additive increase, multiplicative decrease, with a remembered cap):
 
-- a call starts only when fewer than ``limit`` calls are in flight and no pause
-  is in effect; ``limit`` starts at ``max_concurrency``;
-- a call ending in a 429 halves ``limit`` (never below ``min_concurrency``) and
-  pauses every new start for ``pause_seconds``, doubled for each throttle that
-  follows the previous one without a recovery in between, capped at
-  ``max_pause_seconds``, and shortened by up to half at random so that
-  function instances throttled together do not all resume together;
-- the calls ending while a pause is in effect were started before the decrease:
-  their 429s are the same congestion event (counted, not acted on again) and
-  their successes say nothing about the new limit (not counted toward recovery);
-- after ``recover_after`` successes in a row, ``limit`` grows by one (never above
-  ``max_concurrency``) and the throttle streak starts over;
-- a waiter never waits past its own deadline: it sleeps on the condition until
-  the pause ends, a slot frees or its deadline comes, whichever is first.
+- a call starts only when fewer than ``limit`` calls are in flight; ``limit`` starts at
+  ``max_concurrency``. There is no global pause: a 429 lowers the limit, and the calls then in
+  flight above it hold new starts back until they end, which is the back-off;
+- a call ending in a 429 is a congestion event when it started under the current limit
+  (calls started before the last decrease report the same congestion: counted, not acted on
+  again). The first event halves ``limit`` (never below ``min_concurrency``) and remembers the
+  limit that drew it as the **cap**; a later event at or above the cap (a probe that failed)
+  sets ``limit`` just below the cap instead of halving again; an event below the cap (the
+  API's capacity shrank) remembers the lower cap and halves;
+- below the cap, each success (of a call started under the current limit) adds one, so the run
+  climbs straight back to just under what the API allows; at the cap, one is added only after
+  a window of ``recover_after`` × ``limit`` successes in a row — a rare probe above it, which
+  forgets the cap when it succeeds (the API's capacity grew); never above ``max_concurrency``;
+- a waiter never waits past its own deadline: it sleeps on the condition until a slot frees or
+  its deadline comes, whichever is first.
+
+Against an API that refuses whatever is beyond C calls in flight, a run settles at C, drawing a
+429 once per probe window instead of once per climb (bench/scale.py measures it beside a client
+configured to C).
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-
-# A pause is shortened by up to this fraction of its length, at random.
-JITTER_FRACTION = 0.5
 
 Clock = Callable[[], float]
 Wait = Callable[[threading.Condition, float], object]
@@ -53,10 +54,9 @@ def _condition_wait(condition: threading.Condition, timeout: float) -> object:
 class AdaptiveLimiter:
     """Concurrency for calls to a rate-limited API, shared by every worker of a run (or of the process).
 
-    ``clock`` gives the time that deadlines and pauses are measured in (``time.monotonic``
-    by default); ``wait(condition, timeout)`` blocks on the held condition for up to
-    ``timeout`` clock seconds (``Condition.wait`` by default); ``random_source`` returns
-    a float in ``[0, 1)`` for the pause's jitter (``random.random`` by default).
+    ``clock`` gives the time that deadlines are measured in (``time.monotonic`` by default);
+    ``wait(condition, timeout)`` blocks on the held condition for up to ``timeout`` clock seconds
+    (``Condition.wait`` by default).
     """
 
     def __init__(
@@ -64,37 +64,28 @@ class AdaptiveLimiter:
         max_concurrency: int,
         *,
         min_concurrency: int = 1,
-        pause_seconds: float = 0.5,
-        max_pause_seconds: float = 8.0,
         recover_after: int = 5,
         clock: Clock = time.monotonic,
         wait: Wait | None = None,
-        random_source: Callable[[], float] = random.random,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         if not 1 <= min_concurrency <= max_concurrency:
             raise ValueError("min_concurrency must be between 1 and max_concurrency")
-        if not 0 < pause_seconds <= max_pause_seconds:
-            raise ValueError("pause_seconds must be positive and at most max_pause_seconds")
         if recover_after < 1:
             raise ValueError("recover_after must be at least 1")
         self._max = max_concurrency
         self._min = min_concurrency
-        self._pause = pause_seconds
-        self._max_pause = max_pause_seconds
         self._recover_after = recover_after
         self._clock = clock
         self._wait = wait or _condition_wait
-        self._random = random_source
         self._condition = threading.Condition()
         self._limit = max_concurrency
+        self._cap: int | None = None  # the lowest limit known to draw a 429
         self._in_flight = 0
-        self._paused_until = float("-inf")
-        self._successes = 0  # in a row, since the last throttle or increase
-        self._streak = 0  # throttle events since the last increase
+        self._epoch = 0  # congestion events acted on; a call remembers the epoch it started in
+        self._successes = 0  # in a row, of calls started in the current epoch, since the last change
         self._throttles = 0  # every call that ended in a 429
-        self._decreases = 0  # the throttle events acted on
 
     @property
     def limit(self) -> int:
@@ -108,54 +99,69 @@ class AdaptiveLimiter:
         with self._condition:
             return self._in_flight
 
+    @property
+    def epoch(self) -> int:
+        """The congestion events acted on so far: a call started now reports its end with this."""
+        with self._condition:
+            return self._epoch
+
     def acquire(self, deadline: float) -> bool:
-        """Take a slot once one is free and no pause is in effect; False if ``deadline`` (a clock value) comes first.
+        """Take a slot once one is free; False if ``deadline`` (a clock value) comes first.
 
         The deadline bounds the wait only: a slot free now is taken even at or past it,
         so ``acquire(clock())`` is a try. A caller that needs time for its call measures
         its budget after this returns, since the wait may have used some of it.
         """
+        return self.take(deadline) is not None
+
+    def take(self, deadline: float) -> int | None:
+        """:meth:`acquire`, answering the :attr:`epoch` the slot was taken in (None when the deadline came first)."""
         with self._condition:
             while True:
-                now = self._clock()
-                paused = now < self._paused_until
-                if not paused and self._in_flight < self._limit:
+                if self._in_flight < self._limit:
                     self._in_flight += 1
-                    return True
+                    return self._epoch
+                now = self._clock()
                 if now >= deadline:
-                    return False
-                # A release wakes every waiter; the end of a pause wakes nobody, so sleep no longer than it.
-                wake_at = min(deadline, self._paused_until) if paused else deadline
-                self._wait(self._condition, wake_at - now)
+                    return None
+                self._wait(self._condition, deadline - now)  # a release wakes every waiter
 
-    def release(self, *, throttled: bool) -> None:
-        """End a call: ``throttled`` if the API refused it for rate (429)."""
+    def release(self, *, throttled: bool, epoch: int | None = None) -> None:
+        """End a call: ``throttled`` if the API refused it for rate (429); ``epoch`` is :attr:`epoch` as it was
+        when the call started (None: the current one)."""
         with self._condition:
             if self._in_flight < 1:
                 raise RuntimeError("release() without a matching acquire()")
             self._in_flight -= 1
-            now = self._clock()
+            current = epoch is None or epoch >= self._epoch
             if throttled:
                 self._throttles += 1
-                if now >= self._paused_until:  # not one of the calls started before the pause in effect
-                    self._decrease(now)
-            elif now >= self._paused_until:
-                self._successes += 1
-                if self._successes >= self._recover_after:
-                    self._successes = 0
-                    self._streak = 0
-                    self._limit = min(self._max, self._limit + 1)
-            # Waiters re-check: a slot may be free, or a new pause ends sooner than their deadline.
+                if current:
+                    self._decrease()
+            elif current:
+                self._succeeded()
+            # Waiters re-check: a slot may be free.
             self._condition.notify_all()
 
-    def _decrease(self, now: float) -> None:
-        self._decreases += 1
+    def _succeeded(self) -> None:
+        self._successes += 1
+        below_cap = self._cap is not None and self._limit + 1 < self._cap
+        if self._limit >= self._max:
+            return
+        if below_cap or self._successes >= self._recover_after * self._limit:
+            self._successes = 0
+            self._limit += 1
+            if self._cap is not None and self._limit > self._cap:
+                self._cap = None  # a probe above the cap held: the API allows more now
+
+    def _decrease(self) -> None:
+        self._epoch += 1
         self._successes = 0
-        self._streak += 1
-        self._limit = max(self._min, self._limit // 2)
-        pause = min(self._max_pause, self._pause * 2.0 ** min(self._streak - 1, 64))
-        pause *= 1.0 - JITTER_FRACTION * self._random()
-        self._paused_until = max(self._paused_until, now + pause)
+        if self._cap is not None and self._limit >= self._cap:
+            self._limit = max(self._min, self._cap - 1)  # the probe failed: back to just below the cap
+        else:
+            self._cap = self._limit
+            self._limit = max(self._min, self._limit // 2)
 
     def slot(self, deadline: float, *, throttled_if: Callable[[BaseException], bool] | None = None) -> Slot:
         """A slot as a context manager; it is released on exit, whether the body returns or raises.
@@ -167,25 +173,23 @@ class AdaptiveLimiter:
         """
         return Slot(self, deadline, throttled_if)
 
-    def snapshot(self) -> dict[str, float | int]:
+    def snapshot(self) -> dict[str, int | None]:
         """The limiter's state, for logs and answers."""
         with self._condition:
-            now = self._clock()
             return {
                 "limit": self._limit,
                 "maxConcurrency": self._max,
+                "cap": self._cap,
                 "inFlight": self._in_flight,
-                "pausedUntil": self._paused_until if self._paused_until > float("-inf") else 0.0,
-                "pauseSecondsLeft": max(self._paused_until - now, 0.0),
                 "throttles": self._throttles,
-                "decreases": self._decreases,
+                "decreases": self._epoch,
             }
 
 
 class Slot:
     """One call's hold on an :class:`AdaptiveLimiter`, released once when the ``with`` block ends."""
 
-    __slots__ = ("_deadline", "_limiter", "_released", "_throttled", "_throttled_if", "acquired")
+    __slots__ = ("_deadline", "_epoch", "_limiter", "_released", "_throttled", "_throttled_if", "acquired")
 
     def __init__(
         self, limiter: AdaptiveLimiter, deadline: float, throttled_if: Callable[[BaseException], bool] | None
@@ -195,6 +199,7 @@ class Slot:
         self._throttled_if = throttled_if
         self._throttled = False
         self._released = False
+        self._epoch: int | None = None
         self.acquired = False
 
     def __bool__(self) -> bool:
@@ -205,7 +210,8 @@ class Slot:
         self._throttled = True
 
     def __enter__(self) -> Slot:
-        self.acquired = self._limiter.acquire(self._deadline)
+        self._epoch = self._limiter.take(self._deadline)
+        self.acquired = self._epoch is not None
         return self
 
     def __exit__(
@@ -219,4 +225,4 @@ class Slot:
             if not throttled and exc is not None and self._throttled_if is not None:
                 throttled = self._throttled_if(exc)
         finally:
-            self._limiter.release(throttled=throttled)
+            self._limiter.release(throttled=throttled, epoch=self._epoch)

@@ -1,15 +1,18 @@
 """Custom metrics after each invocation: Monitoring's PostMetricData on the telemetry-ingestion endpoint.
 
-Four metrics in ``BACKUP_METRICS_NAMESPACE`` and ``BACKUP_METRICS_COMPARTMENT_ID``, each with
+Five metrics in ``BACKUP_METRICS_NAMESPACE`` and ``BACKUP_METRICS_COMPARTMENT_ID``, each with
 one datapoint per invocation and the dimensions ``trigger`` (``manual``, ``event``, ``alarm``,
 ``schedule``, ``batch``, or ``unrecognised`` for a body that is no trigger) and ``function``
 (the function's name):
 
 - ``backups_created`` — backups the invocation made (or got back for a redelivery);
 - ``backups_failed`` — targets without a confirmed backup (``errors``, ``pending``,
-  ``notAttempted``), or 1 when the answer is an error document;
+  ``notAttempted``), or 1 when the answer is an error document; retention and copies never count here;
 - ``backups_skipped`` — targets skipped (a backup in progress, not a volume, ...);
+- ``lifecycle_failed`` — backups retention or copies failed for (``lifecycleErrors``);
 - ``run_duration_seconds`` — from the body's arrival to the computed answer.
+
+A dry run posts nothing: it writes nothing, metrics included.
 
 An alarm on ``backups_failed[1h].sum() > 0`` in the namespace, or on the absence of
 ``backups_created`` for a schedule, is what an operator pages on. Names and the namespace
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 CREATED = "backups_created"
 FAILED = "backups_failed"
 SKIPPED = "backups_skipped"
+LIFECYCLE_FAILED = "lifecycle_failed"
 DURATION = "run_duration_seconds"
 # A dimension value is 1 to 512 characters.
 MAX_DIMENSION_CHARS = 512
@@ -51,6 +55,7 @@ def metric_data(settings: Settings, tally: Tally, function: str, at: datetime) -
         (CREATED, tally.created, "count"),
         (FAILED, tally.failed, "count"),
         (SKIPPED, tally.skipped, "count"),
+        (LIFECYCLE_FAILED, tally.lifecycle_failed, "count"),
         (DURATION, tally.seconds, "seconds"),
     ]
     series = [(name, [float(value)], unit) for name, value, unit in values]

@@ -21,6 +21,7 @@ class Tally:
     status: int
     created: int
     failed: int
+    """Targets without a confirmed backup: backup outcomes only, never retention or copies."""
     skipped: int
     seconds: float
     errors: tuple[dict[str, Any], ...] = ()
@@ -30,6 +31,9 @@ class Tally:
     """The error document, when the answer is one."""
     restore_tests: Mapping[str, Any] | None = None
     """The answer's ``restoreTests`` section, when it has one."""
+    lifecycle_failed: int = 0
+    """Backups retention or copies failed for (``lifecycleErrors``), apart from the backups themselves."""
+    lifecycle_errors: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def of(cls, reply: Reply, seconds: float) -> Tally:
@@ -41,17 +45,20 @@ class Tally:
             errors = tuple(item for item in _items(document, "errors") if isinstance(item, dict))
             pending = tuple(_ids(document, "pending"))
             not_attempted = tuple(_ids(document, "notAttempted"))
+            lifecycle = tuple(item for item in _items(document, "lifecycleErrors") if isinstance(item, dict))
             return cls(
                 trigger,
                 reply.status,
                 created=len(document["backups"]),
-                failed=len(errors) + len(pending) + len(not_attempted),
+                failed=sum(_targets(document, key) for key in ("errors", "pending", "notAttempted")),
                 skipped=len(_items(document, "skipped")),
                 seconds=seconds,
                 errors=errors,
                 pending=pending,
                 not_attempted=not_attempted,
                 restore_tests=document["restoreTests"] if isinstance(document.get("restoreTests"), dict) else None,
+                lifecycle_failed=len(lifecycle),
+                lifecycle_errors=lifecycle,
             )
         if trigger == "audit" and reply.status == 200:  # an audit makes nothing (reporting/audit.py counts it)
             return cls(trigger, reply.status, 0, 0, 0, seconds)
@@ -63,8 +70,9 @@ class Tally:
 
     @property
     def needs_attention(self) -> bool:
-        """Whether an operator should hear of this run: targets not backed up, or a source trigger refused."""
-        if self.errors or self.pending or self.not_attempted:
+        """Whether an operator should hear of this run: targets not backed up, retention or copies that failed,
+        or a source trigger refused."""
+        if self.errors or self.pending or self.not_attempted or self.lifecycle_errors:
             return True
         return self.error is not None and self.trigger in SOURCE_TRIGGERS
 
@@ -72,6 +80,15 @@ class Tally:
 def _items(document: Mapping[str, Any], key: str) -> list[Any]:
     value = document.get(key)
     return value if isinstance(value, list) else []
+
+
+def _targets(document: Mapping[str, Any], key: str) -> int:
+    """Targets a list stands for: one per entry, or an entry's ``targets`` when it stands for a batch or chain."""
+    total = 0
+    for item in _items(document, key):
+        count = item.get("targets") if isinstance(item, dict) else None
+        total += count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+    return total
 
 
 def _ids(document: Mapping[str, Any], key: str) -> list[str]:

@@ -1,20 +1,30 @@
-"""Large triggers: up to a batch of targets run here; beyond that, each batch is a detached invocation of this function.
+"""Large triggers: up to a batch of targets run here; beyond that, batches run as a bounded number of chains.
 
-:class:`Planner` reads a request's targets as they come (explicit ones first, then
-the selector's, page by page), drops repeats, and keeps at most one batch in
-memory. When the trigger turns out to hold no more than ``BACKUP_BATCH_SIZE``
-targets, it is run here as any trigger is. Past that, every full batch is handed to
-a detached invocation of this same function through OCI Functions
-(``InvokeFunction`` with ``fn-invoke-type: detached``; the function's own OCID is
-``FN_FN_ID``, which the platform sets, and its invoke endpoint is
-``BACKUP_INVOKE_ENDPOINT``). Detached invocations run for up to an hour each,
-so one tick scales with OCI Functions rather than with one container.
+:class:`Planner` reads a request's targets as they come (explicit groups first, then the
+selector's, page by page, then explicit volumes), drops repeats and keeps their OCIDs. When the
+trigger holds no more than ``BACKUP_BATCH_SIZE`` targets, it is run here as any trigger is.
 
-Each batch body carries the parent's idempotency key, source and time label and
-its index (:meth:`~backup_handler.triggers.request.BackupRequest.batch_body`), so every
-backup has the body and retry token the parent would have used: redeliveries of
-the parent or of a batch never duplicate a backup. The parent answers with its
-plan: each batch's index, size and invocation request id.
+Past that, its batches run as **chains** (``BACKUP_BATCH_CHAINS``, K): the batches are split into
+at most K contiguous runs, and the parent hands only the first batch of each chain to a detached
+invocation of this same function (``InvokeFunction`` with ``fn-invoke-type: detached`` on
+``FN_FN_ID``, at ``BACKUP_INVOKE_ENDPOINT``). That invocation's body carries its own batch and,
+in ``next``, the OCIDs of the rest of its chain; when its batch is done it hands the next batch on
+the same way (:meth:`Planner.hand_on`), and so on to the chain's end. So at most K batches of a
+trigger run at once, and at most K × ``BACKUP_MAX_CONCURRENCY`` creates are in flight for it,
+however many batches it has.
+
+Every batch body carries the parent's idempotency key, source, time label and shape
+(:meth:`~backup_handler.triggers.request.BackupRequest.batch_body`), so every backup has the body
+and retry token the parent would have used, whichever chain or link runs it: a redelivered parent
+or batch never duplicates a backup.
+
+What the parent answers (:meth:`Plan.document`): ``chains`` (each chain's first and last batch,
+its targets and the request id of the invocation that started it), ``batches`` (every batch of
+the plan and its chain) and ``batched`` (targets handed on). A chain the Functions service
+refused is in ``errors`` with its targets; after one is refused no further chain is started, and
+the rest is counted as not handed on. An ``InvokeFunction`` still under way at the deadline is in
+``pending`` with its chain's targets: whether that chain started is unknown, and a redelivery
+hands it on again (the same retry tokens: no backup twice).
 """
 
 from __future__ import annotations
@@ -27,27 +37,50 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from backup_handler import logs
-from backup_handler.errors import BackupError, ConfigurationError, DeadlineExceeded, Failure, InternalError
+from backup_handler.errors import (
+    BackupError,
+    ConfigurationError,
+    DeadlineExceeded,
+    Failure,
+    InternalError,
+    InvalidRequest,
+    PayloadTooLarge,
+)
 from backup_handler.oci.api import OciApi
 from backup_handler.settings import Settings
+from backup_handler.triggers.events import BatchBody
 from backup_handler.triggers.request import BackupRequest, Skip, Target
+from backup_handler.vocabulary.ocids import kind_of
 
 if TYPE_CHECKING:
+    from backup_handler.runs.membership import Membership
     from backup_handler.runs.selection import Resolution
 
 logger = logging.getLogger(__name__)
 
 MIN_CALL_SECONDS = 0.25
 MAX_LISTED_SKIPS = 20
+INVOKE_HEADERS = {"fn-invoke-type": "detached", "content-type": "application/json", "accept": "*/*"}
+PENDING_REASON = (
+    "InvokeFunction for this chain was still under way at the deadline: whether it started is unknown; "
+    "a redelivery hands it on again (the same retry tokens: no backup is made twice)"
+)
 
 
 @dataclass
 class Plan:
-    """What a large trigger became: the batches handed on, or the targets to run here."""
+    """What a large trigger became: the chains handed on, or the targets to run here.
+
+    The planning thread changes it while the request thread may answer at the deadline: both go
+    through :attr:`lock`.
+    """
 
     request: BackupRequest
     local: list[Target] = field(default_factory=list)
+    chains: list[dict[str, Any]] = field(default_factory=list)
     batches: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     retryable: bool = False
@@ -56,12 +89,21 @@ class Plan:
     batched: int = 0
     not_attempted: list[Target] = field(default_factory=list)
     not_handed_on: int = 0
-    """Targets not handed on because a batch failed before them or the deadline came."""
+    """Targets not handed on because a chain failed before them or the deadline came."""
+    waiting: int = 0
+    """Targets of chains planned but not reached yet (each chain is handed on in turn)."""
+    in_flight: dict[str, Any] | None = None
+    """The chain whose InvokeFunction is under way."""
+    refused: bool = False
+    """A chain could not be handed on: no further chain is started."""
+    group_batch: dict[str, int] = field(default_factory=dict)
+    """Each group handed on → its batch (its members are answered for there)."""
     complete: bool = False
     cancelled: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def skip(self, skip: Skip) -> None:
-        if len(self.skipped) < MAX_LISTED_SKIPS:
+        if len(self.skipped) < MAX_LISTED_SKIPS or skip.group is not None:
             self.skipped.append(skip)
         else:
             self.unlisted_skips += 1
@@ -78,29 +120,59 @@ class Plan:
             update={"targets": tuple(self.local), "selector": None, "skipped": self.all_skips()}
         )
 
+    @property
+    def handed_on(self) -> bool:
+        return bool(self.chains or self.failures or self.in_flight or self.batches)
+
     def document(self) -> dict[str, Any]:
-        return {
-            "trigger": self.request.trigger,
-            "backups": [],
-            "skipped": [skip.to_json() for skip in self.all_skips()],
-            "errors": self.failures,
-            "pending": [],
-            "notAttempted": [
-                {"resourceId": target.resource_id, "reason": "listing failed before this target was handed on"}
-                for target in self.not_attempted
-            ]
-            + (
-                [{"resourceId": None, "reason": f"{self.not_handed_on} more targets were not handed on"}]
-                if self.not_handed_on
-                else []
-            ),
-            "batched": self.batched,
-            "batches": self.batches,
-        }
+        with self.lock:
+            pending = (
+                [] if self.in_flight is None else [{"resourceId": None, **self.in_flight, "reason": PENDING_REASON}]
+            )
+            not_handed_on = self.not_handed_on + self.waiting
+            return {
+                "trigger": self.request.trigger,
+                "backups": [],
+                "skipped": self._skips_json(),
+                "errors": list(self.failures),
+                "pending": pending,
+                "notAttempted": [
+                    {"resourceId": target.resource_id, "reason": "listing failed before this target was handed on"}
+                    for target in self.not_attempted
+                ]
+                + (
+                    [
+                        {
+                            "resourceId": None,
+                            "targets": not_handed_on,
+                            "reason": f"{not_handed_on} more targets were not handed on",
+                        }
+                    ]
+                    if not_handed_on
+                    else []
+                ),
+                "batched": self.batched,
+                "chains": list(self.chains),
+                "batches": list(self.batches),
+            }
+
+    def _skips_json(self) -> list[dict[str, Any]]:
+        """The skips as answered: every one (members of groups included) up to a bound, then a count."""
+        skips = self.all_skips()
+        listed = [self._skip_json(skip) for skip in skips[: MAX_LISTED_SKIPS * 2]]
+        more = len(skips) - len(listed)
+        return listed + ([{"resourceId": None, "reason": f"and {more} more skipped"}] if more else [])
+
+    def _skip_json(self, skip: Skip) -> dict[str, Any]:
+        batch = self.group_batch.get(skip.group) if skip.group else None
+        if batch is None:
+            return skip.to_json()
+        reason = f"handed on with its volume group {skip.group} in batch {batch}, which answers for the group"
+        return {"resourceId": skip.resource_id, "reason": reason}
 
 
 class Planner:
-    """Splits a request's targets into a local run or batches of detached invocations."""
+    """Splits a request's targets into a local run or chains of batches of detached invocations."""
 
     def __init__(self, settings: Settings, api: OciApi, function_id: str | None) -> None:
         self._settings = settings
@@ -114,16 +186,15 @@ class Planner:
     def plan(
         self, request: BackupRequest, items: Iterable[Target | Skip], deadline: float, plan: Plan | None = None
     ) -> Plan:
-        """Read ``items`` once; run up to one batch here, or hand every batch on as it fills.
+        """Read ``items`` once; run up to one batch here, or hand the batches on as at most K chains.
 
-        After a batch cannot be handed on, or once ``plan.cancelled`` is set (the caller has answered),
-        no further batch is started: the rest is counted in ``notAttempted`` for a redelivery to finish.
+        Once a chain cannot be handed on, or ``plan.cancelled`` is set (the caller has answered), no
+        further chain is started: the rest is counted as not handed on, for a redelivery to finish.
         """
         plan = plan or Plan(request)
         limit = self._settings.batch_size if self.can_batch else self._settings.max_targets
         seen: set[str] = set()
-        pending: list[Target] = []
-        index = 0
+        ids: list[str] = []
         try:
             for item in items:
                 if isinstance(item, Skip):
@@ -132,78 +203,164 @@ class Planner:
                 if item.resource_id in seen:
                     continue
                 seen.add(item.resource_id)
-                pending.append(item)
-                if len(pending) > limit:
-                    if not self.can_batch:
-                        raise ConfigurationError(
-                            f"the trigger selects more than {limit} volumes (BACKUP_MAX_TARGETS); set "
-                            "BACKUP_INVOKE_ENDPOINT so that larger selections are split into batches"
-                        )
-                    self._dispatch(plan, index, pending[:limit], deadline)
-                    index += 1
-                    pending = pending[limit:]
+                ids.append(item.resource_id)
+                if len(ids) > limit and not self.can_batch:
+                    raise ConfigurationError(
+                        f"the trigger selects more than {limit} volumes (BACKUP_MAX_TARGETS); set "
+                        "BACKUP_INVOKE_ENDPOINT so that larger selections are split into batches"
+                    )
         except Exception as exc:
-            if index == 0:
-                raise  # nothing was handed on: the error is the answer
-            # Batches were handed on; the rest is listed as not attempted, and a redelivery finishes the job.
+            if len(ids) <= limit:
+                raise  # nothing worth handing on: the error is the answer, and a redelivery lists again
+            # More than a batch was listed: it is handed on, and the listing error is reported beside it.
             failure = exc.failure() if isinstance(exc, BackupError) else InternalError("listing failed").failure()
             if not isinstance(exc, BackupError):
                 logs.emit_defect(logger, "defect", exc)
             compartment = request.selector.compartment_id if request.selector else None
-            plan.failures.append({"resourceId": compartment, **failure.to_json()})
-            plan.retryable = plan.retryable or failure.retryable
-            plan.not_attempted = pending
+            with plan.lock:
+                plan.failures.append({"resourceId": compartment, **failure.to_json()})
+                plan.retryable = plan.retryable or failure.retryable
+            self._hand_on_chains(plan, ids, deadline)
             plan.complete = True
             return plan
-        if index == 0:
-            plan.local = pending
-        elif pending:
-            self._dispatch(plan, index, pending, deadline)
+        if len(ids) <= limit:
+            plan.local = [_target(ocid) for ocid in ids]
+        else:
+            self._hand_on_chains(plan, ids, deadline)
         plan.complete = True
         return plan
 
-    def _dispatch(self, plan: Plan, index: int, targets: list[Target], deadline: float) -> None:
-        if plan.failures or plan.cancelled.is_set():
-            plan.not_handed_on += len(targets)
-            return
-        if plan.request.dry_run:  # a dry run plans the batches and hands nothing on
-            plan.batches.append({"batch": index, "targets": len(targets), "opcRequestId": None})
-            plan.batched += len(targets)
-            return
-        body = json.dumps(plan.request.batch_body(index, targets), separators=(",", ":")).encode()
-        budget = deadline - time.monotonic()
+    def chains_of(self, ids: list[str]) -> list[list[list[str]]]:
+        """``ids`` as batches of ``BACKUP_BATCH_SIZE``, in at most ``BACKUP_BATCH_CHAINS`` contiguous chains."""
+        size = self._settings.batch_size
+        batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+        count = min(self._settings.batch_chains, len(batches))
+        return [batches[c * len(batches) // count : (c + 1) * len(batches) // count] for c in range(count)]
+
+    def _hand_on_chains(self, plan: Plan, ids: list[str], deadline: float) -> None:
+        index = 0
+        with plan.lock:
+            plan.waiting += len(ids)
+        for chain, batches in enumerate(self.chains_of(ids)):
+            first = index
+            for batch in batches:
+                for ocid in batch:
+                    if kind_of(ocid) == "volumeGroup":
+                        plan.group_batch[ocid] = index
+                index += 1
+            rest = tuple(ocid for batch in batches[1:] for ocid in batch)
+            targets = [_target(ocid) for ocid in batches[0]]
+            body = plan.request.batch_body(first, targets, chain=chain, link=0, rest=rest)
+            entry = {"chain": chain, "batch": first, "lastBatch": index - 1, "targets": len(targets) + len(rest)}
+            batch_entries = [
+                {"batch": first + n, "chain": chain, "targets": len(batch)} for n, batch in enumerate(batches)
+            ]
+            self._dispatch(plan, entry, batch_entries, body, deadline)
+
+    def _dispatch(
+        self,
+        plan: Plan,
+        entry: dict[str, Any],
+        batch_entries: list[dict[str, Any]],
+        body: dict[str, Any],
+        deadline: float,
+    ) -> None:
+        targets = int(entry["targets"])
+        with plan.lock:
+            plan.waiting -= targets
+            if plan.refused or plan.cancelled.is_set():
+                plan.not_handed_on += targets
+                return
+            if plan.request.dry_run:  # a dry run plans the chains and hands nothing on
+                plan.chains.append({**entry, "opcRequestId": None})
+                plan.batches.extend({**b, "opcRequestId": None} for b in batch_entries)
+                plan.batched += targets
+                return
+            plan.in_flight = dict(entry)
         try:
-            if budget < MIN_CALL_SECONDS:
-                raise DeadlineExceeded("the deadline came before this batch was handed on")
-            answer = self._api.call(
-                "InvokeFunction",
-                path={"functionId": self._function_id or ""},
-                body=body,
-                headers={"fn-invoke-type": "detached", "content-type": "application/json", "accept": "*/*"},
-                budget_seconds=budget,
-            )
+            answer = self.invoke(body, deadline)
         except BackupError as exc:
             failure: Failure = exc.failure()
-            plan.failures.append({"batch": index, "targets": len(targets), **failure.to_json()})
-            plan.retryable = plan.retryable or failure.retryable
-            logs.emit(logger, logging.WARNING, "batch", batch=index, targets=len(targets), code=failure.code)
+            with plan.lock:
+                plan.in_flight = None
+                plan.refused = True
+                plan.failures.append({**entry, **failure.to_json()})
+                plan.retryable = plan.retryable or failure.retryable
+            logs.emit(logger, logging.WARNING, "chain", **entry, outcome="not handed on", code=failure.code)
             return
-        plan.batched += len(targets)
-        plan.batches.append({"batch": index, "targets": len(targets), "opcRequestId": answer.opc_request_id})
-        logs.emit(logger, logging.INFO, "batch", batch=index, targets=len(targets), opcRequestId=answer.opc_request_id)
+        with plan.lock:
+            plan.in_flight = None
+            plan.batched += targets
+            plan.chains.append({**entry, "opcRequestId": answer})
+            plan.batches.extend(
+                {**b, "opcRequestId": answer if b["batch"] == entry["batch"] else None} for b in batch_entries
+            )
+        logs.emit(logger, logging.INFO, "chain", **entry, outcome="handed on", opcRequestId=answer)
+
+    def invoke(self, body: dict[str, Any], deadline: float) -> str | None:
+        """Start one batch as a detached invocation of this function; its request id.
+
+        Refused before any call when the body is larger than this function accepts
+        (``BACKUP_MAX_BODY_BYTES``): the batch would be refused on arrival.
+        """
+        data = json.dumps(body, separators=(",", ":")).encode()
+        if len(data) > self._settings.max_body_bytes:
+            raise PayloadTooLarge(
+                f"a chain of {len(body['targets']) + len(body['next'])} targets makes a body of {len(data)} bytes, "
+                f"more than BACKUP_MAX_BODY_BYTES ({self._settings.max_body_bytes}); raise BACKUP_BATCH_CHAINS "
+                "or narrow the selection"
+            )
+        budget = deadline - time.monotonic()
+        if budget < MIN_CALL_SECONDS:
+            raise DeadlineExceeded("the deadline came before this batch was handed on")
+        answer = self._api.call(
+            "InvokeFunction",
+            path={"functionId": self._function_id or ""},
+            body=data,
+            headers=INVOKE_HEADERS,
+            budget_seconds=budget,
+        )
+        return answer.opc_request_id
+
+    def hand_on(self, request: BackupRequest, deadline: float) -> dict[str, Any]:
+        """A batch done: start the next link of its chain. The entry for the answer, or raise why not."""
+        body = request.handoff
+        if body is None:
+            raise InternalError("this batch is the last of its chain")
+        if not self.can_batch:
+            raise ConfigurationError(
+                "this batch cannot hand the rest of its chain on: BACKUP_INVOKE_ENDPOINT or FN_FN_ID is not set"
+            )
+        entry = {
+            "chain": request.chain,
+            "batch": int(body["batch"]),
+            "link": int(body["link"]),
+            "targets": request.handoff_targets,
+        }
+        try:  # a body the next link would refuse on arrival is refused here, where it is seen
+            BatchBody.model_validate(body)
+        except ValidationError:
+            raise InvalidRequest("the next batch of this chain would not be a valid batch body") from None
+        answer = self.invoke(body, deadline)
+        logs.emit(logger, logging.INFO, "chain", **entry, outcome="handed on", opcRequestId=answer)
+        return {**entry, "opcRequestId": answer}
 
 
-def selected_then_explicit(request: BackupRequest, resolution: Resolution | None) -> Iterator[Target | Skip]:
-    """What the selector resolves to (volume groups first), then the request's own targets.
+def _target(ocid: str) -> Target:
+    return Target(kind=kind_of(ocid) or "volume", resource_id=ocid)
 
-    An explicit volume that belongs to a selected group is backed up through the group, like a
-    selected one: backing up both at once would make one of them a 409.
+
+def ordered_items(
+    request: BackupRequest, resolution: Resolution | None, membership: Membership
+) -> Iterator[Target | Skip]:
+    """The request's own groups, what the selector resolves to (its groups first), then its own volumes.
+
+    A volume that belongs to a group of the trigger — named by the request or selected — is backed
+    up through the group, whatever the order it was named in (:mod:`backup_handler.runs.membership`).
     """
+    yield from (target for target in request.targets if target.kind == "volumeGroup")
     if resolution is not None:
         yield from resolution
     for target in request.targets:
-        group = resolution.members.get(target.resource_id) if resolution is not None else None
-        if group is not None:
-            yield Skip(resource_id=target.resource_id, reason=f"backed up through its volume group {group}")
-        else:
-            yield target
+        if target.kind != "volumeGroup":
+            yield membership.skip(target) or target

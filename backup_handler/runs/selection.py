@@ -6,8 +6,9 @@ Resource Search, which is eventually consistent. Tags are matched here, since
 the list APIs do not filter by tag: a resource is selected when it is AVAILABLE
 and carries every freeform and defined tag pair the selector gives.
 
-Volume groups come first: a volume that belongs to a selected group is backed
-up once, through its group, and is reported as skipped. Targets are yielded as
+Volume groups come first: a volume that belongs to a selected group, or to a group the
+request names itself, is backed up once, through its group
+(:mod:`backup_handler.runs.membership`). Targets are yielded as
 pages arrive, so a caller can hand them on in batches without holding the whole
 selection; only the member ids of selected groups are kept.
 """
@@ -20,9 +21,11 @@ from typing import Any
 
 from backup_handler.errors import DeadlineExceeded, InvalidRequest
 from backup_handler.oci.api import OciApi
+from backup_handler.runs.membership import Membership
 from backup_handler.triggers.request import Skip, Target
 from backup_handler.vocabulary.fields import Selector
 from backup_handler.vocabulary.ocids import TargetKind, kind_of, normalize
+from backup_handler.vocabulary.tags import carries_defined, carries_freeform
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +38,17 @@ _LISTS: tuple[tuple[TargetKind, str], ...] = (("volume", "ListVolumes"), ("bootV
 
 
 def matches(resource: Mapping[str, Any], selector: Selector) -> bool:
-    """Whether a listed resource is AVAILABLE and carries every tag pair of the selector."""
+    """Whether a listed resource is AVAILABLE and carries every tag pair of the selector.
+
+    Tags compare as OCI compares them (:mod:`backup_handler.vocabulary.tags`): free-form keys and
+    values exactly; defined tag namespaces and keys without regard to case, values exactly; a key the
+    resource does not carry never matches, whatever value the selector gives.
+    """
     if resource.get("lifecycleState") != AVAILABLE:
         return False
-    freeform = resource.get("freeformTags") or {}
-    if not isinstance(freeform, dict) or any(freeform.get(k) != v for k, v in selector.freeform_tags.items()):
-        return False
-    defined = resource.get("definedTags") or {}
-    if not isinstance(defined, dict):
-        return False
-    for namespace, pairs in selector.defined_tags.items():
-        present = defined.get(namespace)
-        if not isinstance(present, dict) or any(str(present.get(k)) != str(v) for k, v in pairs.items()):
-            return False
-    return True
+    return carries_freeform(resource.get("freeformTags"), selector.freeform_tags) and carries_defined(
+        resource.get("definedTags"), selector.defined_tags
+    )
 
 
 class Resolution:
@@ -59,6 +59,7 @@ class Resolution:
         selector: Selector,
         api: OciApi,
         remaining: Callable[[], float],
+        membership: Membership | None = None,
         exclude: frozenset[str] = frozenset(),
     ) -> None:
         self._selector = selector
@@ -67,24 +68,26 @@ class Resolution:
         self._api = api
         self._remaining = remaining
         self.list_calls = 0
-        self.members: dict[str, str] = {}
-        """Each member volume of a selected group → the group it is backed up through (filled as groups are listed)."""
+        self.membership = membership or Membership()
+        """Each member volume of a group of the trigger → that group (the request's own groups, then the
+        selected ones as they are listed)."""
         self.compartments: tuple[str, ...] = ()
         """The compartments the selector reached (known once iteration has begun)."""
+
+    @property
+    def members(self) -> dict[str, str]:
+        return self.membership.group_of
 
     def __iter__(self) -> Iterator[Target | Skip]:
         compartments = list(self._compartments())
         self.compartments = tuple(compartments)
-        members = self.members
         if "volumeGroup" in self._selector.kinds:
             for compartment in compartments:
                 for group in self._listed("ListVolumeGroups", compartment):
                     group_id = group.get("id")
                     if isinstance(group_id, str) and kind_of(group_id) == "volumeGroup":
                         member_ids = group.get("volumeIds")
-                        for member in member_ids if isinstance(member_ids, list) else []:
-                            if isinstance(member, str):
-                                members[normalize(member)] = normalize(group_id)
+                        self.membership.add(group_id, member_ids if isinstance(member_ids, list) else [])
                         yield Target(kind="volumeGroup", resource_id=normalize(group_id))
         for kind, operation in _LISTS:
             if kind not in self._selector.kinds:
@@ -94,13 +97,8 @@ class Resolution:
                     resource_id = resource.get("id")
                     if not isinstance(resource_id, str) or kind_of(resource_id) != kind:
                         continue
-                    resource_id = normalize(resource_id)
-                    if resource_id in members:
-                        yield Skip(
-                            resource_id=resource_id, reason=f"backed up through its volume group {members[resource_id]}"
-                        )
-                    else:
-                        yield Target(kind=kind, resource_id=resource_id)
+                    target = Target(kind=kind, resource_id=normalize(resource_id))
+                    yield self.membership.skip(target) or target
 
     def _budget(self) -> float:
         budget = self._remaining()

@@ -11,6 +11,11 @@ request, typed by people, refuses unknown fields so a typo is not ignored.
 
 Every collection is bounded before its items are validated (:func:`at_most`), so
 a body of a million bad items costs one validation error, not a million.
+
+Every boolean and number that changes what is written (``dryRun``, ``includeSubcompartments``,
+a batch's index, an alarm's timestamp, which keys its backups) is strict: ``"true"``, ``1`` or
+``"yes"`` for a boolean, ``"3"`` or ``3.0`` for an integer are refused with the field's name,
+never coerced and never ignored. Enums (``type``, ``kinds``, ``trigger``) are exact strings.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from backup_handler.vocabulary.fields import (
+    MAX_BATCH_CHAINS,
     MAX_EPOCH_MILLIS,
     MAX_SCHEDULE_TARGETS,
     BackupType,
@@ -35,6 +41,7 @@ from backup_handler.vocabulary.fields import (
     at_most,
 )
 from backup_handler.vocabulary.ocids import (
+    AnyTargetOcid,
     BootVolumeOcid,
     TargetKind,
     VolumeGroupOcid,
@@ -88,6 +95,7 @@ class CloudEvent(BaseModel):
     event_id: str = Field(alias="eventID", min_length=1, max_length=256)
     extensions: dict[str, Any] | None = None
     data: CloudEventData | None = None
+    dry_run: StrictBool = Field(False, alias="dryRun")
 
     @field_validator("event_time")
     @classmethod
@@ -127,9 +135,10 @@ class AlarmMessage(BaseModel):
     body: str | None = None
     type: str = Field(pattern=r"^[A-Z][A-Z_]{0,63}$")
     severity: str | None = None
-    timestamp_epoch_millis: int = Field(alias="timestampEpochMillis", ge=0, le=MAX_EPOCH_MILLIS)
+    timestamp_epoch_millis: StrictInt = Field(alias="timestampEpochMillis", ge=0, le=MAX_EPOCH_MILLIS)
     alarm_meta_data: Annotated[list[AlarmMetadata], at_most(MAX_ALARM_METADATA)] = Field(alias="alarmMetaData")
     version: float = Field(ge=1.0, lt=1000)
+    dry_run: StrictBool = Field(False, alias="dryRun")
 
     def resource_ids(self) -> list[str]:
         """Every ``resourceId`` (or ``resourceID``) among all dimensions, in order, as sent."""
@@ -156,7 +165,7 @@ class ScheduleTick(BaseModel):
         None, alias="volumeGroupIds", min_length=1
     )
     selector: Selector | None = None
-    dry_run: bool = Field(False, alias="dryRun")
+    dry_run: StrictBool = Field(False, alias="dryRun")
 
     @property
     def resource_ids(self) -> list[str]:
@@ -180,7 +189,7 @@ class ManualRequest(BaseModel):
     freeform_tags: FreeformTags | None = Field(None, alias="freeformTags")
     defined_tags: DefinedTags | None = Field(None, alias="definedTags")
     kms_key_id: KmsKeyId | None = Field(None, alias="kmsKeyId")
-    dry_run: bool = Field(False, alias="dryRun")
+    dry_run: StrictBool = Field(False, alias="dryRun")
     idempotency_key: str | None = Field(
         None, alias="idempotencyKey", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"
     )
@@ -231,6 +240,10 @@ class BatchTarget(BaseModel):
         return normalize(self.id)
 
 
+# The most targets a chain's remaining links may carry (the body's byte limit binds first).
+MAX_CHAIN_TARGETS = 50_000
+
+
 class BatchBody(BaseModel):
     """Part of a large trigger, handed by this function to a detached invocation of itself.
 
@@ -238,6 +251,10 @@ class BatchBody(BaseModel):
     and retry token are the ones the parent would have used: redeliveries of the parent or
     of a batch never duplicate a backup. Tags and keys are checked against configuration
     again, as for any body.
+
+    A batch is one link of a chain: ``targets`` are its own, ``next`` the OCIDs the links after
+    it back up. When its own targets are done, the link hands ``next`` on to the next link
+    (``link`` + 1, ``batch`` + 1); so a chain runs one batch at a time.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -247,14 +264,17 @@ class BatchBody(BaseModel):
     source_ref: str = Field(alias="sourceRef", min_length=1, max_length=256)
     idempotency_key: str = Field(alias="idempotencyKey", min_length=1, max_length=300)
     time_label: str = Field(alias="timeLabel", min_length=1, max_length=255)
-    batch: int = Field(ge=0, le=100_000)
+    batch: StrictInt = Field(ge=0, le=100_000)
+    chain: StrictInt = Field(0, ge=0, lt=MAX_BATCH_CHAINS)
+    link: StrictInt = Field(0, ge=0, le=100_000)
     type: BackupType
     display_name: DisplayName | None = Field(None, alias="displayName")
     freeform_tags: FreeformTags = Field({}, alias="freeformTags")
     defined_tags: DefinedTags | None = Field(None, alias="definedTags")
     kms_key_id: KmsKeyId | None = Field(None, alias="kmsKeyId")
-    dry_run: bool = Field(False, alias="dryRun")
+    dry_run: StrictBool = Field(False, alias="dryRun")
     targets: Annotated[list[BatchTarget], at_most(MAX_SCHEDULE_TARGETS)] = Field(min_length=1)
+    next: Annotated[list[AnyTargetOcid], at_most(MAX_CHAIN_TARGETS)] = []
 
     def scope(self) -> str:
         """A digest of everything that shapes a backup's body: part of the batch's retry tokens.
@@ -262,5 +282,5 @@ class BatchBody(BaseModel):
         A body sent by someone else, shaped differently under a real parent's key, then gets
         tokens of its own: it can make its own backups, never collide with the real ones.
         """
-        shape = self.model_dump(mode="json", by_alias=True, exclude={"batch", "targets"})
+        shape = self.model_dump(mode="json", by_alias=True, exclude={"batch", "chain", "link", "targets", "next"})
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:32]

@@ -44,6 +44,7 @@ from backup_handler.vocabulary.fields import (
     Selector,
 )
 from backup_handler.vocabulary.ocids import TargetKind, is_backup, kind_of, normalize
+from backup_handler.vocabulary.tags import defined_name, freeform_value, same_freeform_key
 from backup_handler.vocabulary.validation import bounded_field, describe
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class Skip(BaseModel):
 
     resource_id: str | None
     reason: str
+    group: str | None = None
+    """The volume group this target is backed up through (it then ends in the group's state)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"resourceId": self.resource_id, "reason": self.reason}
@@ -92,6 +95,14 @@ class BackupRequest(BaseModel):
     """Targets still to be resolved by listing (:mod:`backup_handler.runs.selection`), besides ``targets``."""
     batch: int | None = None
     """The index of this batch when a parent invocation handed it on."""
+    chain: int = 0
+    """The chain this batch is a link of."""
+    link: int = 0
+    """Which link of its chain this batch is."""
+    handoff: dict[str, Any] | None = None
+    """The body of the next link of this batch's chain, handed on when this batch is done (None: the last)."""
+    handoff_targets: int = 0
+    """How many targets the links after this one hold."""
     dry_run: bool = False
     """Answer what would be done; call no mutating API."""
     retention: dict[str, Any] = {}
@@ -133,8 +144,11 @@ class BackupRequest(BaseModel):
         body.update(self.retention)
         return body
 
-    def batch_body(self, index: int, targets: list[Target]) -> dict[str, Any]:
-        """The body of a detached invocation that backs up ``targets`` exactly as this request would."""
+    def batch_body(
+        self, index: int, targets: list[Target], *, chain: int = 0, link: int = 0, rest: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The body of a detached invocation that backs up ``targets`` exactly as this request would,
+        then hands ``rest`` on as the next link of its chain."""
         return {
             "source": "batch",
             "trigger": self.trigger,
@@ -142,6 +156,8 @@ class BackupRequest(BaseModel):
             "idempotencyKey": self.idempotency_key,
             "timeLabel": self.time_label,
             "batch": index,
+            "chain": chain,
+            "link": link,
             "type": self.backup_type,
             "displayName": self.display_name,
             "dryRun": self.dry_run,
@@ -149,6 +165,7 @@ class BackupRequest(BaseModel):
             "definedTags": self.defined_tags,
             "kmsKeyId": self.kms_key_id,
             "targets": [{"kind": target.kind, "id": target.resource_id} for target in targets],
+            "next": list(rest),
         }
 
 
@@ -197,21 +214,12 @@ def build_request(
     trigger = trigger or recognise(value)
     if trigger == "audit":  # answered by the audit (backup_handler.triggers.audit), never as backups
         raise UnrecognizedEvent("an audit body is not a backup request")
-    if trigger == "batch":
-        request = _from_batch(_validate(BatchBody, value, "batch"), settings)
-    elif trigger == "event":
-        request = _from_event(_validate(CloudEvent, value, "OCI event"), settings)
-    elif trigger == "alarm":
-        request = _from_alarm(_validate(AlarmMessage, value, "alarm message"), headers, settings)
-    elif trigger == "schedule":
-        tick = ScheduleTick(source="schedule") if value is EMPTY else _validate(ScheduleTick, value, "schedule body")
-        request = _from_schedule(tick, settings, now, empty=value is EMPTY)
-    else:
-        request = _from_manual(_validate(ManualRequest, value, "backup request"), settings, now)
+    request, dry_run = _from_body(value, trigger, headers, settings, now)
+    # Each model types dryRun strictly (a JSON true, nothing else), so this is the one place it is read.
     request = request.model_copy(
         update={
             "retention": settings.retention_fields(),
-            "dry_run": _dry_run(value, settings),
+            "dry_run": settings.dry_run or dry_run,
             # A batch's key is its parent's, already this deployment's own.
             "idempotency_key": request.idempotency_key
             if trigger == "batch"
@@ -227,8 +235,24 @@ def build_request(
     return request
 
 
-def _dry_run(value: Any, settings: Settings) -> bool:
-    return settings.dry_run or (isinstance(value, dict) and value.get("dryRun") is True)
+def _from_body(
+    value: Any, trigger: Shape, headers: Mapping[str, str], settings: Settings, now: datetime
+) -> tuple[BackupRequest, bool]:
+    """The request a body of ``trigger`` makes, and whether the body asks for a dry run."""
+    if trigger == "batch":
+        batch: BatchBody = _validate(BatchBody, value, "batch")
+        return _from_batch(batch, settings), batch.dry_run
+    if trigger == "event":
+        event: CloudEvent = _validate(CloudEvent, value, "OCI event")
+        return _from_event(event, settings), event.dry_run
+    if trigger == "alarm":
+        alarm: AlarmMessage = _validate(AlarmMessage, value, "alarm message")
+        return _from_alarm(alarm, headers, settings), alarm.dry_run
+    if trigger == "schedule":
+        tick = ScheduleTick(source="schedule") if value is EMPTY else _validate(ScheduleTick, value, "schedule body")
+        return _from_schedule(tick, settings, now, empty=value is EMPTY), tick.dry_run
+    manual: ManualRequest = _validate(ManualRequest, value, "backup request")
+    return _from_manual(manual, settings, now), manual.dry_run
 
 
 def _json_kind(value: Any) -> str:
@@ -480,21 +504,22 @@ def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime, *, emp
 def _extra_tags(requested: dict[str, str], defined: dict[str, Any] | None, settings: Settings) -> dict[str, str]:
     """An invoker's freeform tags under the configured ones: configured and stamped tags cannot be overridden.
 
-    Defined tags only in the namespaces configuration names: the deployment grants `use tag-namespaces` on
-    exactly those, so an invoker cannot stamp a tag that IAM conditions elsewhere may rely on."""
-    # OCI compares tag keys without regard to case: so does this check.
-    configured = {key.lower(): (key, value) for key, value in settings.freeform_tags.items()}
+    Free-form keys are compared as OCI compares them (:mod:`backup_handler.vocabulary.tags`): exactly. Defined
+    tags only in the namespaces configuration names: the deployment grants `use tag-namespaces` on exactly those,
+    so an invoker cannot stamp a tag that IAM conditions elsewhere may rely on.
+    """
     for key, value in requested.items():
-        if key.lower() in RESERVED_TAGS:
+        if any(same_freeform_key(key, reserved) for reserved in RESERVED_TAGS):
             raise _invalid(f"freeformTags.{bounded_field(key)}", "is set by the function and cannot be given")
-        if key.lower() in configured and configured[key.lower()] != (key, value):
+        configured = freeform_value(settings.freeform_tags, key)
+        if configured is not None and configured != value:
             raise _invalid(
                 f"freeformTags.{bounded_field(key)}",
                 "is set by the function's configuration (BACKUP_FREEFORM_TAGS) and cannot be changed",
             )
-    allowed = {namespace.lower() for namespace in settings.defined_tag_namespaces}
+    allowed = {defined_name(namespace) for namespace in settings.defined_tag_namespaces}
     for namespace in defined or {}:
-        if namespace.lower() not in allowed:  # IAM lets the function apply defined tags of these only
+        if defined_name(namespace) not in allowed:  # IAM lets the function apply defined tags of these only
             raise _invalid(
                 f"definedTags.{bounded_field(namespace)}",
                 "is not a tag namespace this function is configured to apply (BACKUP_DEFINED_TAG_NAMESPACES)",
@@ -547,10 +572,29 @@ def _allowed_kms_key(requested: str | None, settings: Settings) -> str | None:
 # --------------------------------------------------------------------- Batch
 
 
+def _next_link(batch: BatchBody, batch_size: int) -> dict[str, Any] | None:
+    """The next link of a batch's chain: the same body (the parent's key, source and shape, so the same
+    retry tokens), its next ``batch_size`` targets, and the rest after them."""
+    if not batch.next:
+        return None
+    head, tail = batch.next[:batch_size], batch.next[batch_size:]
+    return {
+        **batch.model_dump(mode="json", by_alias=True),
+        "batch": batch.batch + 1,
+        "link": batch.link + 1,
+        "targets": [{"kind": kind_of(ocid), "id": ocid} for ocid in head],
+        "next": tail,
+    }
+
+
 def _from_batch(batch: BatchBody, settings: Settings) -> BackupRequest:
     """A batch is checked as its parent's request was: configuration still decides tags and keys."""
     targets = {target.ocid: Target(kind=target.kind, resource_id=target.ocid) for target in batch.targets}
     return BackupRequest(
+        chain=batch.chain,
+        link=batch.link,
+        handoff=_next_link(batch, settings.batch_size),
+        handoff_targets=len(batch.next),
         trigger=batch.trigger,
         source_ref=batch.source_ref,
         idempotency_key=f"batch:{batch.scope()}:{batch.idempotency_key}",

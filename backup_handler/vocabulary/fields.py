@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from backup_handler.vocabulary.ocids import CompartmentOcid, TargetOcid
 
@@ -73,6 +73,8 @@ class Selector(BaseModel):
     """Every AVAILABLE volume, boot volume and/or volume group in a compartment whose tags match all pairs given.
 
     Resolved with the paginated list APIs, never Resource Search, which is eventually consistent.
+    Tags are compared as :mod:`backup_handler.vocabulary.tags` says (OCI's rules). What it selects is
+    written to, so ``includeSubcompartments`` is strictly a JSON boolean.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -81,10 +83,12 @@ class Selector(BaseModel):
     freeform_tags: FreeformTags = Field({}, alias="freeformTags")
     defined_tags: DefinedTags = Field({}, alias="definedTags")
     kinds: tuple[SelectorKind, ...] = Field(("volume", "bootVolume"), min_length=1, max_length=3)
-    include_subcompartments: bool = Field(False, alias="includeSubcompartments")
+    include_subcompartments: StrictBool = Field(False, alias="includeSubcompartments")
 
 
 # ------------------------------------------------------------------ Schedule
 
 MAX_SCHEDULE_TARGETS = 1000
+# The most chains of batches one trigger runs at once (BACKUP_BATCH_CHAINS).
+MAX_BATCH_CHAINS = 64
 TargetList = Annotated[list[TargetOcid], at_most(MAX_SCHEDULE_TARGETS)]

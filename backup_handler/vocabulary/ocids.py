@@ -72,3 +72,10 @@ VolumeGroupOcid = Annotated[str, _checker(("volumeGroup",), "a volume group (oci
 TargetOcid = Annotated[
     str, _checker(("volume", "bootVolume"), "a volume or boot volume (ocid1.volume.... or ocid1.bootvolume....)")
 ]
+AnyTargetOcid = Annotated[
+    str,
+    _checker(
+        ("volume", "bootVolume", "volumeGroup"),
+        "a volume, boot volume or volume group (ocid1.volume...., ocid1.bootvolume.... or ocid1.volumegroup....)",
+    ),
+]

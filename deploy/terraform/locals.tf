@@ -94,6 +94,7 @@ locals {
     BACKUP_MAX_TARGETS            = var.backup_max_targets == null ? "" : tostring(var.backup_max_targets)
     BACKUP_BATCH_SIZE             = var.backup_batch_size == null ? "" : tostring(var.backup_batch_size)
     BACKUP_INVOKE_ENDPOINT        = var.enable_batches ? var.backup_invoke_endpoint : ""
+    BACKUP_BATCH_CHAINS           = var.enable_batches && var.backup_batch_chains != null ? tostring(var.backup_batch_chains) : ""
     BACKUP_RETENTION_KEEP_LAST    = var.backup_retention_keep_last == null ? "" : tostring(var.backup_retention_keep_last)
     BACKUP_RETENTION_MAX_AGE_DAYS = var.backup_retention_max_age_days == null ? "" : tostring(var.backup_retention_max_age_days)
     BACKUP_RETENTION_PERIOD_DAYS  = var.backup_retention_period_days == null ? "" : tostring(var.backup_retention_period_days)

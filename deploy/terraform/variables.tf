@@ -223,6 +223,12 @@ variable "backup_batch_size" {
   description = "BACKUP_BATCH_SIZE: targets one invocation backs up itself before handing batches on (default 250)."
 }
 
+variable "backup_batch_chains" {
+  type        = number
+  default     = null
+  description = "BACKUP_BATCH_CHAINS (with enable_batches): batches of one trigger that run at once, as chains; at most this x backup_max_concurrency creates in flight (default 4)."
+}
+
 variable "backup_invoke_endpoint" {
   type        = string
   default     = ""

@@ -145,7 +145,7 @@ def test_the_copy_limit_is_a_retryable_failure_then_the_redelivery_copies(
     redelivered = platform.invoke(event)
 
     assert (refused.status, refused.platform_error) == (502, "FunctionInvokeExecutionFailed")  # redeliver
-    assert refused.wait().json()["errors"][0]["code"] == "TooManyRequests"
+    assert refused.wait().json()["lifecycleErrors"][0]["code"] == "TooManyRequests"
     assert [c["backupId"] for c in redelivered.json()["copied"]] == [made["id"]]
     assert len(peer.backups()) == 1
 
@@ -274,7 +274,7 @@ def test_a_delete_the_api_refuses_as_not_found_is_an_error_not_a_deletion(
 
     assert answer.status == 502  # a missing grant: redelivered, and visible
     document = answer.wait().json()
-    assert document["deleted"] == [] and document["errors"][0]["code"] == "NotAuthorizedOrNotFound"
+    assert document["deleted"] == [] and document["lifecycleErrors"][0]["code"] == "NotAuthorizedOrNotFound"
 
 
 def test_slow_lifecycle_calls_never_hold_the_answer_past_the_deadline(
@@ -306,7 +306,7 @@ def test_a_failing_copy_region_does_not_stop_retention_in_the_source_region(
     document = platform.invoke(backup_end(own[-1])).wait().json()
 
     assert [entry["backupId"] for entry in document["deleted"]] == [own[0]]
-    assert document["errors"][0]["code"] == "NetworkError"
+    assert document["lifecycleErrors"][0]["code"] == "NetworkError"
 
 
 def test_a_backup_with_prevent_deletion_and_no_period_is_never_deleted(

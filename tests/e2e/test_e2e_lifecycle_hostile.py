@@ -359,7 +359,7 @@ def test_hanging_metrics_and_notifications_neither_change_nor_delay_a_lifecycle_
     assert answer.container_seconds is not None and answer.container_seconds < 5
     document = answer.wait().json()
     # a refusal no redelivery can fix: the Events service is given 200, the document says what failed
-    assert answer.status == 200 and document["errors"][0]["code"] == "Conflict"
+    assert answer.status == 200 and document["lifecycleErrors"][0]["code"] == "Conflict"
     assert len(document["deleted"]) == 1  # the other deletion went ahead
     assert states(emulator)[own[-1]] == "AVAILABLE"
 

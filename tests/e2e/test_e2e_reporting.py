@@ -94,6 +94,7 @@ def test_each_invocation_posts_its_metrics_dimensioned_by_trigger_and_function(
         "backups_created": 1.0,
         "backups_failed": 0.0,
         "backups_skipped": 0.0,
+        "lifecycle_failed": 0.0,
         "run_duration_seconds": pytest.approx(values(topic, "manual")["run_duration_seconds"]),
     }
     scheduled = values(topic, "schedule")
@@ -268,3 +269,56 @@ def test_the_emulated_endpoints_refuse_an_unsigned_request(topic: BlockStorageEm
 
     assert refused.value.code == 401 and topic.rejected_signatures == 1
     assert topic.metrics() == [] and topic.messages(TOPIC) == []
+
+
+def test_lifecycle_failures_are_counted_and_worded_apart_from_backups(
+    reporting: Callable[..., FnPlatform], topic: BlockStorageEmulator
+) -> None:
+    from tests.conftest import OWN, ago
+
+    for days in (3, 2, 1):
+        topic.add_backup(VOLUMES[0], time_created=ago(days), freeform_tags=OWN)
+    topic.inject(*(Fault("deleteVolumeBackup", status=500) for _ in range(2)))
+    platform = reporting(BACKUP_RETENTION_KEEP_LAST="1", BACKUP_MAX_ATTEMPTS="1")
+
+    tick = platform.invoke(schedule(VOLUMES[0]), invoke_type="detached")
+    summary = container_json(tick)
+
+    assert tick.wait().status == 502  # a retryable lifecycle failure still asks the source to redeliver
+    assert len(summary["backups"]) == 1 and summary["errors"] == []  # the backup itself was made
+    assert [error["code"] for error in summary["lifecycleErrors"]] == ["InternalServerError"] * 2
+    scheduled = values(topic, "schedule")
+    assert scheduled["backups_failed"] == 0.0 and scheduled["lifecycle_failed"] == 2.0
+    (message,) = topic.messages(TOPIC)
+    assert "retention/copy failed for 2 backup(s)" in message["title"]
+    assert "without a backup" not in message["title"]
+    body = json.loads(message["body"])
+    assert body["failed"] == 0 and body["lifecycleFailed"] == 2 and len(body["lifecycleErrors"]) == 2
+
+
+INVISIBLE = ("\r", "\n", "\x85", "\u2028", "\u2029", "\u202e", "\u200b", "\x1b")
+
+
+def test_text_an_invoker_chose_reaches_the_notification_only_plain_quoted_and_short(
+    reporting: Callable[..., FnPlatform], topic: BlockStorageEmulator
+) -> None:
+    platform = reporting()
+    forged = "ocid1.instance.x\r\n\u2028URGENT: all backups lost, call +1 555 0100 now\u202e\x1b[31m" + "!" * 120
+    event = json.loads(event_bytes("event-createvolume.json"))
+    event["data"]["resourceId"] = forged
+    bad_key = "volumeIds\r\n\u2028URGENT: rotate every key at https://evil.example\u202e"
+
+    container_json(platform.invoke(event, invoke_type="detached"))
+    container_json(platform.invoke({"source": "schedule", bad_key: []}, invoke_type="detached"))
+
+    messages = topic.messages(TOPIC)
+    assert len(messages) == 2
+    for message in messages:
+        assert not any(char in message["title"] + message["body"] for char in INVISIBLE)
+        assert "evil.example" not in message["body"]  # a refused request's message is a fixed sentence
+        error = json.loads(message["body"])["error"]
+        assert "\n" not in json.dumps(error) and len(json.dumps(error)) < 400
+    no_targets = json.loads(messages[0]["body"])["error"]
+    assert no_targets["code"] == "NoTargets" and no_targets["message"] == "the trigger names no volume to back up"
+    shown = no_targets["resourceId"]
+    assert shown.startswith('"ocid1.instance.x URGENT') and shown.endswith('..."') and len(shown) <= 66

@@ -281,11 +281,12 @@ def test_a_listing_error_after_batches_were_handed_on_accounts_for_every_listed_
 
     plan = answer.json()
     assert answer.status == container  # 502 (redeliver) only when a redelivery could list further
-    assert [(b["batch"], b["targets"]) for b in plan["batches"]] == [(0, 2), (1, 2)]
-    assert plan["batched"] == 4
+    # Everything listed before the error is handed on, as chains of batches (default 4 chains: one each here).
+    assert [(b["batch"], b["chain"], b["targets"]) for b in plan["batches"]] == [(0, 0, 2), (1, 1, 2), (2, 2, 1)]
+    assert plan["batched"] == 5
     assert [e["code"] for e in plan["errors"]] == [code]
-    assert [t["resourceId"] for t in plan["notAttempted"]] == [volume(4)]
-    assert fake.count("/actions/invoke") == 2
+    assert plan["notAttempted"] == []
+    assert fake.count("/actions/invoke") == 3
 
 
 # ------------------------------------------------------ invoke failures
@@ -319,7 +320,7 @@ def test_a_batch_the_functions_service_refuses_is_failed_and_the_parent_asks_for
     assert plan["batches"] == [] and plan["batched"] == 0
     # After a batch fails no further batch is started: the rest is counted, and a redelivery finishes the job.
     assert [(e["batch"], e["targets"], e["code"]) for e in plan["errors"]] == [(0, 2, code)]
-    assert plan["notAttempted"] == [{"resourceId": None, "reason": "1 more targets were not handed on"}]
+    assert plan["notAttempted"] == [{"resourceId": None, "targets": 1, "reason": "1 more targets were not handed on"}]
     assert len(json.dumps(plan)) < 4096
     assert fake.count("/actions/invoke") == 1  # one attempt (BACKUP_MAX_ATTEMPTS=1), then no more batches
 
@@ -341,7 +342,7 @@ def test_an_unreachable_invoke_endpoint_fails_each_batch_and_asks_for_redelivery
     plan = answer.json()
     assert answer.status == 502
     assert [(e["batch"], e["targets"], e["code"]) for e in plan["errors"]] == [(0, 2, "NetworkError")]
-    assert plan["notAttempted"] == [{"resourceId": None, "reason": "1 more targets were not handed on"}]
+    assert plan["notAttempted"] == [{"resourceId": None, "targets": 1, "reason": "1 more targets were not handed on"}]
     assert plan["batches"] == [] and emulator.backups() == []
 
 
@@ -397,8 +398,13 @@ def batch(**fields: Any) -> dict[str, Any]:
     [
         ({"kmsKeyId": OTHER_KEY}, CONFIGURED),
         ({"freeformTags": {"backup-trigger": "manual"}}, CONFIGURED),
-        ({"freeformTags": {"BACKUP-SOURCE": "x"}}, CONFIGURED),
-        ({"freeformTags": {"TEAM": "intruders"}}, CONFIGURED),
+        ({"freeformTags": {"backup-source": "x"}}, CONFIGURED),
+        ({"freeformTags": {"team": "intruders"}}, CONFIGURED),
+        ({"dryRun": "true"}, CONFIGURED),
+        ({"dryRun": 1}, CONFIGURED),
+        ({"batch": "0"}, CONFIGURED),
+        ({"chain": 1.0}, CONFIGURED),
+        ({"next": ["ocid1.instance.oc1.iad.abuwcljrinstance00000000"]}, CONFIGURED),
         ({"freeformTags": {f"k{n}": "v" for n in range(62)}}, CONFIGURED),
         ({"targets": [{"kind": "volume", "id": "ocid1.bootvolume.oc1.iad.abuwcljrboot0000000000000000"}]}, CONFIGURED),
         ({"targets": [{"kind": "bootVolume", "id": volume(1)}]}, CONFIGURED),
@@ -413,8 +419,13 @@ def batch(**fields: Any) -> dict[str, Any]:
     ids=[
         "other-kms-key",
         "stamped-tag",
-        "stamped-tag-other-case",
-        "configured-tag-other-case",
+        "other-stamped-tag",
+        "configured-tag",
+        "dry-run-string",
+        "dry-run-number",
+        "batch-string",
+        "chain-float",
+        "next-not-a-target",
         "too-many-tags",
         "kind-mismatch-boot",
         "kind-mismatch-volume",

@@ -431,3 +431,27 @@ def test_the_tenancy_seed_is_deterministic_and_its_counts_match_the_api(
         availability_domain=tenancy.availability_domains[0], compartment_id=tenancy.compartment_ids[0], limit=1000
     ).data
     assert 0 < len(boot_listed) < 500
+
+
+def test_a_function_served_by_several_processes_gets_each_invocation_on_the_least_busy(
+    stack: LocalStack, standin: FnPlatform, invoker: Any, functions: FunctionsEmulator, tmp_path: Path
+) -> None:
+    other = FunctionProcess(tmp_path / "other", {}, command=fdk_command(STANDIN, "handler")).start()
+    try:
+        functions.register(FUNCTION_ID, standin, FnPlatform(other))
+        gates = [tmp_path / f"gate{n}" for n in range(3)]
+        for gate in gates:
+            body = json.dumps({"gate": str(gate), "body": "ran"}).encode()
+            invoker.invoke_function(FUNCTION_ID, invoke_function_body=body, fn_invoke_type="detached")
+        first_three = [invocation.process for invocation in functions.invocations]
+        for gate in gates:
+            gate.touch()
+        answers = [invocation.wait(timeout=15) for invocation in functions.invocations]
+        invoker.invoke_function(FUNCTION_ID, invoke_function_body=b'{"body": "again"}', fn_invoke_type="detached")
+        functions.invocations[-1].wait(timeout=15)
+
+        assert first_three == [0, 1, 0]  # the two idle processes, then the earliest of two equally busy
+        assert all(answer.status == 200 for answer in answers)
+        assert functions.invocations[-1].process == 0  # both idle again: the earliest registered
+    finally:
+        other.stop()

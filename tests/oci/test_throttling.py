@@ -1,4 +1,4 @@
-"""The run-wide limiter: at most ``limit`` calls in flight, a 429 slows every worker down, then the run recovers.
+"""The run-wide limiter: at most ``limit`` calls in flight, a 429 lowers it for every worker, then the run recovers.
 
 Timing is driven by a fake clock wherever it matters; tests with real threads wait on
 events and counts, never on which of two racing threads gets somewhere first.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import heapq
 import itertools
-import random
 import sys
 import threading
 import time
@@ -71,10 +70,6 @@ def no_wait(condition: threading.Condition, timeout: float) -> None:
     raise AssertionError("a non-blocking acquire waited")
 
 
-def no_jitter() -> float:
-    return 0.0
-
-
 def eventually(predicate: Callable[[], bool]) -> bool:
     give_up = time.monotonic() + PATIENCE_SECONDS
     while not predicate():
@@ -85,7 +80,7 @@ def eventually(predicate: Callable[[], bool]) -> bool:
 
 
 def limiter_on(clock: FakeClock, max_concurrency: int, **options: Any) -> AdaptiveLimiter:
-    settings: dict[str, Any] = {"wait": AdvancingWait(clock), "random_source": no_jitter, **options}
+    settings: dict[str, Any] = {"wait": AdvancingWait(clock), **options}
     return AdaptiveLimiter(max_concurrency, clock=clock, **settings)
 
 
@@ -149,10 +144,7 @@ def run_workers(workers: int, target: Callable[[], None]) -> None:
 
 
 def test_never_more_calls_in_flight_than_the_limit_under_many_threads() -> None:
-    limiter = AdaptiveLimiter(6, pause_seconds=0.001, recover_after=10**6, random_source=no_jitter)
-    assert limiter.acquire(time.monotonic())
-    limiter.release(throttled=True)
-    assert limiter.limit == 3
+    limiter = AdaptiveLimiter(3)
     api = CountingApi(hold_first=3)
 
     def twenty_calls() -> None:
@@ -169,7 +161,7 @@ def test_never_more_calls_in_flight_than_the_limit_under_many_threads() -> None:
 
 
 def test_threads_under_throttling_finish_every_call_and_release_every_slot() -> None:
-    limiter = AdaptiveLimiter(8, pause_seconds=0.001, max_pause_seconds=0.004, recover_after=3)
+    limiter = AdaptiveLimiter(8, recover_after=3)
     api = CountingApi(hold_first=1, throttle_above=4)
     completed = itertools.count()
 
@@ -192,89 +184,34 @@ def test_threads_under_throttling_finish_every_call_and_release_every_slot() -> 
     assert limiter.snapshot()["throttles"] == api.refused
 
 
-# --- a 429 slows every worker down -----------------------------------------------------------------------------
+# --- a 429 lowers the limit for every worker, with no pause -------------------------------------------------------
 
 
-def test_a_throttle_halves_the_limit_and_pauses_every_worker() -> None:
-    clock = FakeClock(100.0)
-    polling = PollingWait()
-    limiter = AdaptiveLimiter(8, pause_seconds=1.0, clock=clock, wait=polling, random_source=no_jitter)
-    call(limiter, clock, throttled=True)
-    assert limiter.limit == 4
-    started: list[float] = []
-    started_lock = threading.Lock()
+def test_a_throttle_halves_the_limit_and_a_slot_under_the_new_limit_is_free_at_once() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(8, clock=clock, wait=no_wait)
+    for _ in range(6):
+        assert limiter.acquire(deadline=clock())
 
-    def start_one() -> None:
-        assert limiter.acquire(deadline=1000.0)
-        with started_lock:
-            started.append(clock())
+    limiter.release(throttled=True, epoch=0)
+    assert limiter.limit == 4 and limiter.snapshot()["cap"] == 8
+    assert not limiter.acquire(deadline=clock())  # 5 in flight, limit 4: wait for them, not for a pause
+    for _ in range(2):
+        limiter.release(throttled=False, epoch=0)
 
-    threads = [threading.Thread(target=start_one) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    try:
-        assert eventually(lambda: polling.waiters == 6)
-        assert started == []  # everyone is waiting, and the pause is still in effect
-        assert limiter.in_flight == 0
-
-        clock.now = 101.0  # the pause ends
-        assert eventually(lambda: limiter.in_flight == 4)
-        assert len(started) == 4  # the new limit, not the old one
-        assert all(at >= 101.0 for at in started)
-
-        limiter.release(throttled=False)
-        limiter.release(throttled=False)
-        assert eventually(lambda: len(started) == 6)
-    finally:
-        clock.now = 1000.0  # whatever happened, no thread is left waiting
-        for thread in threads:
-            thread.join(PATIENCE_SECONDS)
-    assert limiter.in_flight == 4
+    assert limiter.acquire(deadline=clock())  # 3 in flight: a start is free at once, no global pause
+    assert clock() == 0.0
 
 
-def test_waiters_sleep_until_the_pause_ends_and_never_past_their_deadline() -> None:
+def test_acquire_gives_up_at_its_deadline_when_no_slot_frees() -> None:
     clock = FakeClock()
     wait = AdvancingWait(clock)
-    limiter = AdaptiveLimiter(4, pause_seconds=2.0, clock=clock, wait=wait, random_source=no_jitter)
-    call(limiter, clock, throttled=True)
+    limiter = AdaptiveLimiter(1, clock=clock, wait=wait)
+    assert limiter.acquire(deadline=0.0)
 
     assert not limiter.acquire(deadline=0.5)
-    assert clock() == 0.5
-    assert limiter.acquire(deadline=10.0)
-    assert clock() == 2.0
-    assert wait.timeouts == [0.5, 1.5]
-
-
-def test_acquire_gives_up_at_its_deadline_during_a_long_pause() -> None:
-    limiter = AdaptiveLimiter(4, pause_seconds=8.0, random_source=no_jitter)
-    assert limiter.acquire(time.monotonic())
-    limiter.release(throttled=True)
-
-    began = time.monotonic()
-    assert not limiter.acquire(deadline=began + 0.05)
-    waited = time.monotonic() - began
-
-    assert 0.05 <= waited < 1.0
-    assert limiter.in_flight == 0
-
-
-def test_every_blocked_worker_wakes_when_the_pause_ends() -> None:
-    limiter = AdaptiveLimiter(16, pause_seconds=0.05, random_source=no_jitter)
-    assert limiter.acquire(time.monotonic())
-    limiter.release(throttled=True)
-    pause_ends = time.monotonic() + limiter.snapshot()["pauseSecondsLeft"]
-    barrier = threading.Barrier(8, timeout=PATIENCE_SECONDS)
-    started: list[float] = []
-
-    def start_one() -> None:
-        barrier.wait()
-        assert limiter.acquire(deadline=time.monotonic() + PATIENCE_SECONDS)
-        started.append(time.monotonic())
-
-    run_workers(8, start_one)
-
-    assert len(started) == 8 == limiter.in_flight
-    assert min(started) >= pause_ends
+    assert clock() == 0.5 and wait.timeouts == [0.5]
+    assert limiter.in_flight == 1
 
 
 def test_a_freed_slot_wakes_a_waiter_before_its_deadline() -> None:
@@ -304,111 +241,100 @@ def test_a_freed_slot_wakes_a_waiter_before_its_deadline() -> None:
     assert limiter.in_flight == 1
 
 
-def test_consecutive_throttles_grow_the_pause_up_to_the_cap() -> None:
+def test_calls_started_before_a_decrease_are_one_congestion_event() -> None:
     clock = FakeClock()
-    limiter = limiter_on(clock, 64, pause_seconds=0.5, max_pause_seconds=8.0)
-    pauses, limits = [], []
+    limiter = limiter_on(clock, 8, recover_after=1)
+    epochs = [limiter.take(deadline=0.0) for _ in range(8)]
+    assert epochs == [0] * 8
 
-    for _ in range(7):
-        call(limiter, clock, throttled=True)
-        pauses.append(limiter.snapshot()["pauseSecondsLeft"])
-        limits.append(limiter.limit)
-        clock.advance(pauses[-1])
-
-    assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    assert limits == [32, 16, 8, 4, 2, 1, 1]
-
-
-def test_jitter_shortens_a_pause_by_up_to_half() -> None:
-    clock = FakeClock()
-    draws = random.Random(7)
-    limiter = limiter_on(clock, 64, pause_seconds=1.0, max_pause_seconds=4.0, random_source=draws.random)
-    pauses = []
-
-    for _ in range(6):
-        call(limiter, clock, throttled=True)
-        pauses.append(limiter.snapshot()["pauseSecondsLeft"])
-        clock.advance(pauses[-1])
-
-    for pause, full in zip(pauses, [1.0, 2.0, 4.0, 4.0, 4.0, 4.0], strict=True):
-        assert full / 2 < pause <= full
-    assert len(set(pauses)) == len(pauses)
-
-
-def test_calls_ending_during_a_pause_are_one_congestion_event() -> None:
-    clock = FakeClock()
-    limiter = limiter_on(clock, 8, pause_seconds=1.0, recover_after=1)
-    for _ in range(8):
-        assert limiter.acquire(deadline=0.0)
-
-    limiter.release(throttled=True)
+    limiter.release(throttled=True, epoch=0)
     for _ in range(5):
-        limiter.release(throttled=True)  # started before the decrease: not acted on again
-    limiter.release(throttled=False)
-    limiter.release(throttled=False)  # started under the old limit: no evidence for a higher one
+        limiter.release(throttled=True, epoch=0)  # started before the decrease: not acted on again
+    limiter.release(throttled=False, epoch=0)
+    limiter.release(throttled=False, epoch=0)  # started under the old limit: no evidence for a higher one
 
     assert limiter.limit == 4
-    assert limiter.snapshot()["pausedUntil"] == 1.0
     assert limiter.snapshot()["throttles"] == 6
     assert limiter.snapshot()["decreases"] == 1
+    assert limiter.epoch == 1
 
 
 # --- recovery ----------------------------------------------------------------------------------------------------
 
 
-def test_recovery_adds_one_after_recover_after_successes_in_a_row_never_above_max() -> None:
+def test_below_the_cap_each_success_adds_one_up_to_just_under_it() -> None:
     clock = FakeClock()
-    limiter = limiter_on(clock, 4, pause_seconds=1.0, recover_after=3)
-    call(limiter, clock, throttled=True)
-    assert limiter.limit == 2
-    clock.advance(1.0)
+    limiter = limiter_on(clock, 16, recover_after=5)
+    call(limiter, clock, throttled=True)  # cap 16, limit 8
     limits = []
 
-    for _ in range(12):
+    for _ in range(10):
         call(limiter, clock, throttled=False)
         limits.append(limiter.limit)
 
-    assert limits == [2, 2, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4]
+    assert limits == [9, 10, 11, 12, 13, 14, 15, 15, 15, 15]
+
+
+def test_at_the_cap_a_probe_comes_after_a_window_of_successes_and_a_failed_probe_goes_back_below_it() -> None:
+    clock = FakeClock()
+    limiter = limiter_on(clock, 16, recover_after=2)
+    call(limiter, clock, throttled=True)  # cap 16, limit 8
+    for _ in range(3):
+        call(limiter, clock, throttled=False)
+    assert limiter.limit == 11
+    call(limiter, clock, throttled=True)  # below the cap: the API allows less, remember 11 and halve
+    assert (limiter.limit, limiter.snapshot()["cap"]) == (5, 11)
+    for _ in range(5):
+        call(limiter, clock, throttled=False)
+    assert limiter.limit == 10  # straight back to just under the cap
+
+    for _ in range(19):
+        call(limiter, clock, throttled=False)
+    assert limiter.limit == 10  # a window is recover_after × limit = 20 successes
+    call(limiter, clock, throttled=False)
+    assert limiter.limit == 11  # the probe
+
+    call(limiter, clock, throttled=True)
+    assert (limiter.limit, limiter.snapshot()["cap"]) == (10, 11)  # not halved: back just under the cap
+
+
+def test_a_probe_that_holds_forgets_the_cap_and_growth_stays_slow_never_above_max() -> None:
+    clock = FakeClock()
+    limiter = limiter_on(clock, 6, recover_after=1)
+    call(limiter, clock, throttled=True)  # cap 6, limit 3
+    for _ in range(2):
+        call(limiter, clock, throttled=False)
+    assert limiter.limit == 5
+    for _ in range(5):
+        call(limiter, clock, throttled=False)
+    assert (limiter.limit, limiter.snapshot()["cap"]) == (6, 6)
+    for _ in range(20):
+        call(limiter, clock, throttled=False)
+    assert limiter.limit == 6  # never above max_concurrency
 
 
 def test_a_throttle_breaks_a_run_of_successes() -> None:
     clock = FakeClock()
-    limiter = limiter_on(clock, 8, pause_seconds=1.0, recover_after=3)
-    call(limiter, clock, throttled=False)
-    call(limiter, clock, throttled=False)
-    call(limiter, clock, throttled=True)
-    clock.advance(1.0)
+    limiter = limiter_on(clock, 8, recover_after=1)
+    call(limiter, clock, throttled=True)  # cap 8, limit 4
+    for _ in range(3):
+        call(limiter, clock, throttled=False)
+    assert limiter.limit == 7
+    for _ in range(6):
+        call(limiter, clock, throttled=False)
+    call(limiter, clock, throttled=True)  # at 7, below the cap of 8: halve, cap 7
 
-    call(limiter, clock, throttled=False)
-    call(limiter, clock, throttled=False)
-    assert limiter.limit == 4
-    call(limiter, clock, throttled=False)
-    assert limiter.limit == 5
-
-
-def test_a_recovery_starts_the_pause_growth_over() -> None:
-    clock = FakeClock()
-    limiter = limiter_on(clock, 16, pause_seconds=0.5, recover_after=1)
-    for expected in (0.5, 1.0):
-        call(limiter, clock, throttled=True)
-        assert limiter.snapshot()["pauseSecondsLeft"] == expected
-        clock.advance(expected)
-
-    call(limiter, clock, throttled=False)
-    call(limiter, clock, throttled=True)
-
-    assert limiter.snapshot()["pauseSecondsLeft"] == 0.5
+    assert (limiter.limit, limiter.snapshot()["cap"]) == (3, 7)
 
 
 def test_min_concurrency_is_a_floor() -> None:
     clock = FakeClock()
-    limiter = limiter_on(clock, 8, min_concurrency=3, pause_seconds=1.0)
+    limiter = limiter_on(clock, 8, min_concurrency=3)
     limits = []
 
     for _ in range(4):
         call(limiter, clock, throttled=True)
         limits.append(limiter.limit)
-        clock.advance(limiter.snapshot()["pauseSecondsLeft"])
 
     assert limits == [4, 3, 3, 3]
 
@@ -441,10 +367,9 @@ def test_a_slot_counts_an_exception_throttled_if_accepts_as_a_throttle() -> None
         raise Throttled
     assert limiter.limit == 2
 
-    clock.advance(limiter.snapshot()["pauseSecondsLeft"])
     with pytest.raises(ValueError), limiter.slot(0.0, throttled_if=lambda exc: isinstance(exc, Throttled)):
         raise ValueError
-    assert limiter.limit == 2
+    assert limiter.snapshot()["throttles"] == 1 and limiter.limit >= 2  # not a throttle
     assert limiter.in_flight == 0
 
 
@@ -498,8 +423,6 @@ def test_release_without_acquire_is_an_error() -> None:
         {"max_concurrency": 0},
         {"max_concurrency": 4, "min_concurrency": 0},
         {"max_concurrency": 4, "min_concurrency": 5},
-        {"max_concurrency": 4, "pause_seconds": 0.0},
-        {"max_concurrency": 4, "pause_seconds": 9.0, "max_pause_seconds": 8.0},
         {"max_concurrency": 4, "recover_after": 0},
     ],
 )
@@ -510,13 +433,12 @@ def test_nonsensical_settings_are_refused(options: dict[str, int | float]) -> No
 
 def test_snapshot_reports_the_state() -> None:
     clock = FakeClock(10.0)
-    limiter = limiter_on(clock, 8, pause_seconds=2.0)
+    limiter = limiter_on(clock, 8)
     assert limiter.snapshot() == {
         "limit": 8,
         "maxConcurrency": 8,
+        "cap": None,
         "inFlight": 0,
-        "pausedUntil": 0.0,
-        "pauseSecondsLeft": 0.0,
         "throttles": 0,
         "decreases": 0,
     }
@@ -526,9 +448,8 @@ def test_snapshot_reports_the_state() -> None:
     assert limiter.snapshot() == {
         "limit": 4,
         "maxConcurrency": 8,
+        "cap": 8,
         "inFlight": 1,
-        "pausedUntil": 12.0,
-        "pauseSecondsLeft": 0.0,
         "throttles": 1,
         "decreases": 1,
     }
@@ -550,25 +471,27 @@ REFUSAL_SECONDS = 0.02
 RUN_DEADLINE_SECONDS = 10.0  # 200 calls at 10 in flight take 4 s at best
 
 
-def test_a_simulated_burst_completes_every_call_with_few_throttles() -> None:
+def test_a_simulated_burst_completes_every_call_with_few_throttles_near_the_api_limit() -> None:
     """200 calls from 16 workers against an API that refuses whatever is beyond 10 calls in flight.
 
     A discrete-event simulation on a fake clock: workers start calls in a fixed order, the
     API's concurrency is exactly what the limiter let through, and events are handled in
-    time order, so every run is the same.
+    time order, so every run is the same. It takes within 1.3× the 4 s a client configured
+    to 10 would take.
     """
     clock = FakeClock()
-    limiter = AdaptiveLimiter(16, clock=clock, wait=no_wait, random_source=random.Random(11).random)
+    limiter = AdaptiveLimiter(16, clock=clock, wait=no_wait)
     workers, to_start, completed, refused, api_in_flight, most_in_flight = 16, 200, 0, 0, 0, 0
     busy = [False] * workers
-    ends: list[tuple[float, int, int, bool]] = []  # (when, order, worker, refused)
+    ends: list[tuple[float, int, int, bool, int]] = []  # (when, order, worker, refused, epoch)
     order = itertools.count()
 
     while completed < 200:
         for worker in range(workers):
             if busy[worker] or not to_start:
                 continue
-            if not limiter.acquire(deadline=clock()):
+            epoch = limiter.take(deadline=clock())
+            if epoch is None:
                 break
             to_start -= 1
             busy[worker] = True
@@ -576,16 +499,15 @@ def test_a_simulated_burst_completes_every_call_with_few_throttles() -> None:
             most_in_flight = max(most_in_flight, api_in_flight)
             too_many = api_in_flight > API_CONCURRENCY
             ends_at = clock() + (REFUSAL_SECONDS if too_many else CALL_SECONDS)
-            heapq.heappush(ends, (ends_at, next(order), worker, too_many))
-        pause_left = limiter.snapshot()["pauseSecondsLeft"]
-        next_event = min(ends[0][0] if ends else float("inf"), clock() + pause_left if pause_left else float("inf"))
+            heapq.heappush(ends, (ends_at, next(order), worker, too_many, epoch))
+        next_event = ends[0][0]
         assert next_event < RUN_DEADLINE_SECONDS
         clock.now = next_event
         while ends and ends[0][0] <= clock():
-            _, _, worker, too_many = heapq.heappop(ends)
+            _, _, worker, too_many, epoch = heapq.heappop(ends)
             busy[worker] = False
             api_in_flight -= 1
-            limiter.release(throttled=too_many)
+            limiter.release(throttled=too_many, epoch=epoch)
             if too_many:
                 refused += 1
                 to_start += 1  # the worker tries that backup again
@@ -593,7 +515,7 @@ def test_a_simulated_burst_completes_every_call_with_few_throttles() -> None:
                 completed += 1
 
     assert completed == 200
-    assert refused < 20  # 13 with these settings: 6 in the opening burst, then a few per climb back past 10
+    assert refused < 30  # 22: 6 in the opening burst, a few climbing back, then one per probe window
     assert most_in_flight <= 16
     assert limiter.in_flight == 0
-    assert clock() < RUN_DEADLINE_SECONDS
+    assert clock() < 4.0 * 1.3

@@ -85,7 +85,13 @@ def test_the_metric_data_is_what_post_metric_data_takes() -> None:
 
     assert set(body) <= set(PostMetricDataDetails().attribute_map.values())
     by_name = {item["name"]: item for item in body["metricData"]}
-    assert set(by_name) == {"backups_created", "backups_failed", "backups_skipped", "run_duration_seconds"}
+    assert set(by_name) == {
+        "backups_created",
+        "backups_failed",
+        "backups_skipped",
+        "lifecycle_failed",
+        "run_duration_seconds",
+    }
     for item in body["metricData"]:
         assert set(item) <= set(MetricDataDetails().attribute_map.values())
         assert item["dimensions"] == {"trigger": "alarm", "function": "fn"}
