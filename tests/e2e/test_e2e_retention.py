@@ -134,7 +134,11 @@ def test_a_schedule_dry_run_lists_what_is_kept_and_why_and_what_would_go(
     start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
 ) -> None:
     platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1", BACKUP_RETENTION_KEEP_DAILY="2")
-    own = seed_hourly(emulator, VOLUMES[0], [ago(d) for d in (0.1, 0.2, 1.1, 2.1)])
+    # Noon (and 11:00) of whole UTC days before today: the same calendar days whatever the hour of the run.
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    moments = [noon - timedelta(days=1), noon - timedelta(days=1, hours=1)]
+    moments += [noon - timedelta(days=2), noon - timedelta(days=3)]
+    own = seed_hourly(emulator, VOLUMES[0], moments)
 
     document = tick(platform, VOLUMES[0], dryRun=True)
 
