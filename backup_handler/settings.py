@@ -115,6 +115,8 @@ def platform_deployment_id(environ: Mapping[str, str]) -> str | None:
 def _hours(duration: str) -> int:
     """``<n>h`` or ``<n>d`` in hours."""
     return int(duration[:-1]) * (24 if duration.endswith("d") else 1)
+
+
 DEFAULT_BATCH_SIZE = 250
 
 StrictFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -473,6 +475,7 @@ class Settings(BaseModel):
         if value in ("true", "false"):
             return value == "true"
         raise ValueError('must be "true" or "false"')
+
     @model_validator(mode="before")
     @classmethod
     def _batch_size_within_max_targets(cls, data: Any) -> Any:
@@ -579,9 +582,11 @@ class Settings(BaseModel):
     @classmethod
     def _whole_number(cls, value: Any) -> Any:
         """Digits only: ``2.0``, ``true`` or `` 2`` are refused, never read as 2."""
-        if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(r"[0-9]{1,6}", value)):
-            raise ValueError("must be a whole number such as 2")
-        return value
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value):
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError("must be a whole number such as 2")
 
     @field_validator("restore_test_max", "restore_test_every", "restore_test_ttl")
     @classmethod

@@ -213,6 +213,8 @@ def test_every_keep_within_the_settings_accept_reads_as_restic_reads_it() -> Non
         assert Settings.from_env({"BACKUP_RETENTION_KEEP_WITHIN": text}).retention_keep_within == text
         within = parse_within(text)
         assert (within.years, within.months, within.days, within.hours) == parts
+
+
 @pytest.mark.parametrize(
     ("kind", "text", "value"),
     [

@@ -50,7 +50,7 @@ def test_sources_kept_only_by_their_lock_are_not_copied_so_no_copy_is_made_and_p
     assert [c["backupId"] for c in runs[0]["copied"]] == [newest]
     assert runs[0]["keptByProtection"] == 2
     for later in runs[1:]:
-        assert later["copied"] == [] and later["deleted"] == [] and later["errors"] == []
+        assert later["copied"] == [] and later["deleted"] == [] and later["lifecycleErrors"] == []
     assert [b["sourceVolumeBackupId"] for b in peer.backups()] == [newest]
     assert all(states(emulator)[b] == "AVAILABLE" for b in locked)
 
@@ -128,7 +128,7 @@ def test_on_a_copy_limit_day_the_newest_backup_takes_the_slot(
     assert [c["backupId"] for c in document["copied"]] == [own[-1]]
     assert [b["sourceVolumeBackupId"] for b in peer.backups()] == [own[-1]]
     # The refusal is a limit: retried later (redelivered), and the rest waits rather than being refused too.
-    assert answer.status == 502 and document["errors"][0]["code"] == "TooManyRequests"
+    assert answer.status == 502 and document["lifecycleErrors"][0]["code"] == "TooManyRequests"
     assert [entry["backupId"] for entry in document["deferredCopies"]] == [own[0]]
     assert copy_calls(emulator) == ["copyVolumeBackup", "copyVolumeBackup"]
 
@@ -145,7 +145,7 @@ def test_a_change_of_copy_key_makes_a_new_copy_request_not_a_conflict(
 
     document = after.invoke(backup_end(source)).json()
 
-    assert document["errors"] == []
+    assert document["lifecycleErrors"] == []
     [second] = document["copied"]
     assert {b["id"]: b for b in peer.backups()}[second["copyId"]]["kmsKeyId"] == KEY_B
 
@@ -207,10 +207,10 @@ def test_boot_volume_backups_copy_one_at_a_time_the_newest_first_and_the_rest_la
     again = platform.invoke(backup_end(boot[-1], BOOT_VOLUMES[0], boot=True))
 
     document = answer.json()
-    assert answer.status == 200 and document["errors"] == []
+    assert answer.status == 200 and document["lifecycleErrors"] == []
     assert [c["backupId"] for c in document["copied"]] == [boot[-1]]
     assert [entry["backupId"] for entry in document["deferredCopies"]] == [boot[0]]
-    assert again.status == 200 and again.json()["copied"] == [] and again.json()["errors"] == []
+    assert again.status == 200 and again.json()["copied"] == [] and again.json()["lifecycleErrors"] == []
     assert copy_calls(emulator) == ["copyBootVolumeBackup"]
 
 
@@ -226,11 +226,11 @@ def test_a_boot_volume_of_a_custom_image_is_refused_once_then_never_asked_again(
     later = [platform.invoke(backup_end(b, CUSTOM_BOOT, boot=True)) for b in (boot[-1], boot[0])]
 
     assert first.status == 200  # permanent: not redelivered
-    [error] = first.json()["errors"]
+    [error] = first.json()["lifecycleErrors"]
     assert error["resourceId"] == boot[-1] and "platform images" in error["message"]
     assert first.json()["notCopyableCount"] >= 1
     for answer in later:
-        assert answer.status == 200 and answer.json()["errors"] == [] and answer.json()["copied"] == []
+        assert answer.status == 200 and answer.json()["lifecycleErrors"] == [] and answer.json()["copied"] == []
     assert copy_calls(emulator) == ["copyBootVolumeBackup"]  # asked once, ever
     tagged = {b["id"]: b for b in emulator.backups()}[boot[-1]]
     assert tagged["freeformTags"]["backup-copy"] == "notCopyable"
@@ -250,4 +250,4 @@ def test_a_boot_volume_of_a_custom_image_built_from_a_platform_image_is_copied(
 
     document = platform.invoke(backup_end(backup, CUSTOM_BOOT, boot=True)).json()
 
-    assert [c["backupId"] for c in document["copied"]] == [backup] and document["errors"] == []
+    assert [c["backupId"] for c in document["copied"]] == [backup] and document["lifecycleErrors"] == []

@@ -65,8 +65,8 @@ def test_without_a_deployment_identity_the_lifecycle_refuses_to_run_and_deletes_
 
     document = platform.invoke(backup_end(own[-1])).wait().json()
 
-    assert document["deleted"] == [] and document["errors"][0]["code"] == "ConfigurationError"
-    assert "BACKUP_DEPLOYMENT_ID" in document["errors"][0]["message"]
+    assert document["deleted"] == [] and document["lifecycleErrors"][0]["code"] == "ConfigurationError"
+    assert "BACKUP_DEPLOYMENT_ID" in document["lifecycleErrors"][0]["message"]
     assert set(states(emulator).values()) == {"AVAILABLE"}
     assert [call for call in emulator.calls if call.method != "GET"] == []
 
@@ -259,7 +259,7 @@ def test_two_containers_on_one_backup_end_event_the_slower_counts_the_deletion_a
     assert fast.status == 200 and [e["backupId"] for e in fast.json()["deleted"]] == [own[0]]
     assert slower.status == 200, slower.body
     assert slower.json()["deleted"] == [] and slower.json()["alreadyDeletedCount"] == 1
-    assert slower.json()["errors"] == []
+    assert slower.json()["lifecycleErrors"] == []
 
 
 # ------------------------------------------------------------------ volume group backups

@@ -46,7 +46,7 @@ def test_whatever_the_copy_limit_answers_the_copy_is_retried_later_never_given_u
     redelivered = platform.invoke(backup_end(source))
 
     assert (refused.status, refused.platform_error) == (502, "FunctionInvokeExecutionFailed")  # redelivered
-    assert refused.wait().json()["errors"][0]["code"] == code
+    assert refused.wait().json()["lifecycleErrors"][0]["code"] == code
     assert [c["backupId"] for c in redelivered.json()["copied"]] == [source]
 
 
@@ -73,7 +73,7 @@ def test_whatever_a_boot_volumes_one_copy_at_a_time_answers_it_is_retried_later(
     refused = platform.invoke(backup_end(ours, BOOT_VOLUMES[0], boot=True))
 
     document = refused.wait().json()
-    assert refused.status == 502 and document["errors"][0]["code"] == code  # retried later, not given up
+    assert refused.status == 502 and document["lifecycleErrors"][0]["code"] == code  # retried later, not given up
     assert document.get("notCopyableCount", 0) == 0
     assert "backup-copy" not in {b["id"]: b for b in emulator.backups()}[ours]["freeformTags"]
 
@@ -97,7 +97,7 @@ def test_whatever_the_refusal_of_a_custom_image_boot_volume_it_is_never_a_loss_a
     # One copy asked for per run (the rest of the boot volume's backups wait), retention unaffected.
     assert [c.operation for c in emulator.calls if c.operation.startswith("copy")] == ["copyBootVolumeBackup"]
     assert [e["backupId"] for e in document["deleted"]] == [boot[0]]
-    assert document["errors"][0]["code"] == code and document["copied"] == []
+    assert document["lifecycleErrors"][0]["code"] == code and document["copied"] == []
 
 
 @pytest.mark.parametrize(("status", "code"), [(409, "Conflict"), (400, "InvalidParameter"), (403, "NotAllowed")])
@@ -121,7 +121,7 @@ def test_a_deletion_refused_for_a_lock_the_list_did_not_show_is_reported_never_c
     document = platform.invoke(backup_end(newest)).wait().json()
 
     assert document["deleted"] == [] and document["deletedCount"] == 0
-    assert document["errors"][0]["code"] == code and document["errors"][0]["resourceId"] == locked
+    assert document["lifecycleErrors"][0]["code"] == code and document["lifecycleErrors"][0]["resourceId"] == locked
     assert states(emulator)[locked] == "AVAILABLE"
 
 
@@ -139,7 +139,7 @@ def test_copies_that_do_not_say_their_volume_are_never_duplicated_nor_pruned(
     runs = [platform.invoke(backup_end(own[-1])).json() for _ in range(2)]
 
     assert [c["backupId"] for c in runs[0]["copied"]] == [own[-1]] and runs[1]["copied"] == []
-    assert all(run["errors"] == [] for run in runs)
+    assert all(run["lifecycleErrors"] == [] for run in runs)
     assert {b["id"]: b["lifecycleState"] for b in peer.backups()}[older] == "AVAILABLE"  # fail closed: kept
     assert sum(1 for b in peer.backups() if b.get("sourceVolumeBackupId") == own[-1]) == 1
 

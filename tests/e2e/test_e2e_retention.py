@@ -229,7 +229,7 @@ def test_an_orphan_that_cannot_be_deleted_never_stops_the_rest_of_the_sweep(
     answer = platform.invoke({"source": "schedule", "volumeIds": [VOLUMES[0]]}, invoke_type="detached")
 
     document = answer.wait().json()
-    assert [(error["resourceId"], error["code"]) for error in document["errors"]] == [
+    assert [(error["resourceId"], error["code"]) for error in document["lifecycleErrors"]] == [
         (unselected[0], "InternalServerError")
     ]
     after = states(emulator)
