@@ -12,6 +12,10 @@ one datapoint per invocation and the dimensions ``trigger`` (``manual``, ``event
 - ``lifecycle_failed`` — backups retention or copies failed for (``lifecycleErrors``);
 - ``run_duration_seconds`` — from the body's arrival to the computed answer.
 
+After a lifecycle (a schedule tick's catch-up, a backup-end event) the answer's retention and copy counts
+are posted too, as configured: ``retention_deleted``, ``retention_held`` (and per cap), ``retention_marked``,
+``retention_orphans_deleted``, ``backups_copied`` (:mod:`backup_handler.reporting.retention`).
+
 A dry run posts nothing: it writes nothing, metrics included.
 
 An alarm on ``backups_failed[1h].sum() > 0`` in the namespace, or on the absence of
@@ -63,6 +67,10 @@ def metric_data(settings: Settings, tally: Tally, function: str, at: datetime) -
         from backup_handler.reporting import restore_tests
 
         series.extend(restore_tests.values(tally.restore_tests))
+    if tally.retention is not None:
+        from backup_handler.reporting import retention
+
+        series.extend(retention.values(tally.retention, settings))
     return {
         "metricData": [
             {

@@ -2,12 +2,15 @@
 
 Published when ``BACKUP_NOTIFY_TOPIC_ID`` is set and a run left targets without a confirmed
 backup (``errors``, ``pending``, ``notAttempted``), retention or copies failed
-(``lifecycleErrors``), or a source trigger (event, alarm, schedule, batch) was answered with an
+(``lifecycleErrors``: a deletion, a mark or a copy), a deletion cap held deletions back
+(``retentionCapped``), or a source trigger (event, alarm, schedule, batch) was answered with an
 error document — which otherwise only the log would show. The message is ``{"title", "body"}``:
-the title names the function and trigger and words the two kinds of failure apart ("left N
-target(s) without a backup", "retention/copy failed for N backup(s)"); the body is JSON with the
-counts, the call id, and the first few failures, shrunk until it fits :data:`MAX_BODY_CHARS`, so
-e-mail, Slack or PagerDuty subscriptions get a readable message whatever the run held.
+the title names the function and trigger and words the kinds of failure apart ("left N
+target(s) without a backup", "retention/copy failed for N backup(s)", "retention held back N
+deletion(s) at BACKUP_RETENTION_MAX_DELETES_PER_VOLUME"); the body is JSON with the counts
+(after a lifecycle, retention's own under ``retention``), the call id, and the first few
+failures, shrunk until it fits :data:`MAX_BODY_CHARS`, so e-mail, Slack or PagerDuty
+subscriptions get a readable message whatever the run held.
 
 Operators read it and act on it, so no text an invoker chose reaches it as written: every string
 loses its control and format characters (CR, LF, NEL, bidirectional overrides, zero-width ones)
@@ -109,7 +112,18 @@ def title(tally: Tally, function: str) -> str:
         parts.append(f"left {tally.failed} target(s) without a backup")
     if tally.lifecycle_failed:
         parts.append(f"retention/copy failed for {tally.lifecycle_failed} backup(s)")
+    capped = _retention_title(tally)
+    if capped:
+        parts.append(capped)
     return f"{name}: {trigger} run " + ("; ".join(parts) or "needs attention")
+
+
+def _retention_title(tally: Tally) -> str | None:
+    if tally.retention is None:
+        return None
+    from backup_handler.reporting import retention
+
+    return retention.title(tally.retention)
 
 
 def message(tally: Tally, function: str, call_id: str | None) -> dict[str, str]:
@@ -128,6 +142,13 @@ def message(tally: Tally, function: str, call_id: str | None) -> dict[str, str]:
         summary["callId"] = plain(call_id, 64)
     if tally.error is not None:
         summary["error"] = _error(tally.error)
+    if tally.retention is not None:
+        from backup_handler.reporting import retention
+
+        part = retention.summary(tally.retention)
+        if "capReason" in part:
+            part["capReason"] = plain(part["capReason"])
+        summary["retention"] = part
     limit = FIRST_ITEMS
     while True:
         body = dict(summary)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backup_handler.answers.response import Reply
+
+if TYPE_CHECKING:
+    from backup_handler.reporting.retention import RetentionTally
 
 # Triggers sent by an OCI service rather than a person: an error answer reaches no one but the log.
 SOURCE_TRIGGERS = frozenset({"event", "alarm", "schedule", "batch"})
@@ -34,6 +37,8 @@ class Tally:
     lifecycle_failed: int = 0
     """Backups retention or copies failed for (``lifecycleErrors``), apart from the backups themselves."""
     lifecycle_errors: tuple[dict[str, Any], ...] = ()
+    retention: RetentionTally | None = None
+    """What retention and copies did, when the answer says (a lifecycle ran)."""
 
     @classmethod
     def of(cls, reply: Reply, seconds: float) -> Tally:
@@ -59,6 +64,7 @@ class Tally:
                 restore_tests=document["restoreTests"] if isinstance(document.get("restoreTests"), dict) else None,
                 lifecycle_failed=len(lifecycle),
                 lifecycle_errors=lifecycle,
+                retention=_retention(document),
             )
         if trigger == "audit" and reply.status == 200:  # an audit makes nothing (reporting/audit.py counts it)
             return cls(trigger, reply.status, 0, 0, 0, seconds)
@@ -71,10 +77,21 @@ class Tally:
     @property
     def needs_attention(self) -> bool:
         """Whether an operator should hear of this run: targets not backed up, retention or copies that failed,
-        or a source trigger refused."""
+        a deletion cap that held deletions back, or a source trigger refused."""
         if self.errors or self.pending or self.not_attempted or self.lifecycle_errors:
             return True
+        if self.retention is not None and self.retention.capped:
+            return True
         return self.error is not None and self.trigger in SOURCE_TRIGGERS
+
+
+def _retention(document: Mapping[str, Any]) -> RetentionTally | None:
+    """The answer's lifecycle counts; the module that reads them is loaded only for an answer that has them."""
+    if "deletedCount" not in document:
+        return None
+    from backup_handler.reporting.retention import RetentionTally
+
+    return RetentionTally.of(document)
 
 
 def _items(document: Mapping[str, Any], key: str) -> list[Any]:

@@ -14,6 +14,8 @@ from backup_handler.errors import BackupError, Failure
 
 # Entries listed per kind in an answer; the rest are counted.
 MAX_LISTED = 100
+Cap = Literal["volume", "run"]
+"""Which deletion cap held a backup back: ``BACKUP_RETENTION_MAX_DELETES_PER_VOLUME`` or ``_MAX_DELETES``."""
 
 
 @dataclass
@@ -51,6 +53,8 @@ class LifecycleResult:
     """Marked backups the rules keep again, whose mark was removed."""
     held: int = 0
     """Due backups a deletion cap held back for a later run."""
+    held_by: dict[Cap, int] = field(default_factory=lambda: {"volume": 0, "run": 0})
+    """``held``, by the cap that held each back."""
     cap: str | None = None
     orphans: dict[str, Any] = field(default_factory=dict)
     """What the sweep of a schedule tick found of volumes deleted or no longer selected."""
@@ -86,9 +90,11 @@ class LifecycleResult:
         else:
             self.deferred_count += 1
 
-    def hold(self, cap: str) -> None:
-        """A due backup a deletion cap held back (``cap``: which, the first one reached is reported)."""
+    def hold(self, which: Cap, cap: str) -> None:
+        """A due backup a deletion cap held back (``which`` cap; ``cap`` says why, the first one reached is
+        reported)."""
         self.held += 1
+        self.held_by[which] += 1
         self.cap = self.cap or cap
 
     def document(self) -> dict[str, Any]:
@@ -122,6 +128,8 @@ class LifecycleResult:
             document["retentionCapped"] = {
                 "reason": f"{self.cap}: the rest of what is due is deleted by later runs",
                 "heldCount": self.held,
+                "heldByVolumeCap": self.held_by["volume"],
+                "heldByRunCap": self.held_by["run"],
             }
         if self.orphans:
             document["orphans"] = self.orphans

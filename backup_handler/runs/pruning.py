@@ -30,7 +30,7 @@ from backup_handler.errors import ApiError, BackupError
 from backup_handler.runs import grace as grace_marks
 from backup_handler.runs.grace import Grace
 from backup_handler.runs.lifecycle_calls import LifecycleCalls
-from backup_handler.runs.lifecycle_result import MAX_LISTED, LifecycleResult
+from backup_handler.runs.lifecycle_result import MAX_LISTED, Cap, LifecycleResult
 from backup_handler.runs.ownership import GONE_STATES, Kind, protection, tags_of
 from backup_handler.runs.retention import Candidate, Decision, Rule, decide, newest_first
 from backup_handler.settings import Settings
@@ -112,18 +112,18 @@ class Pruner:
                 continue
             if self.grace is not None and not self._grace_over(kind, place, decision, floors[backup_id], now):
                 continue
-            cap = self._cap(deleted_here)
-            if cap is not None:
+            capped = self._cap(deleted_here)
+            if capped is not None:
                 if not self.result.held:
                     logs.emit(
                         logger,
                         logging.WARNING,
                         "retention-capped",
-                        reason=cap,
+                        reason=capped[1],
                         resourceId=scope_id,
                         note="no more is deleted here in this run; later runs delete the rest if it is still due",
                     )
-                self.result.hold(cap)
+                self.result.hold(*capped)
                 held += 1
                 continue
             if self._delete(kind, place, decision):
@@ -205,12 +205,12 @@ class Pruner:
 
     # ------------------------------------------------------------- deleting
 
-    def _cap(self, deleted_here: int) -> str | None:
-        """Why no more may be deleted here in this run, or None."""
+    def _cap(self, deleted_here: int) -> tuple[Cap, str] | None:
+        """Which cap forbids deleting more here in this run, and why; or None."""
         if self.deletions >= self.settings.retention_max_deletes:
-            return f"BACKUP_RETENTION_MAX_DELETES ({self.settings.retention_max_deletes}) reached in this run"
+            return "run", f"BACKUP_RETENTION_MAX_DELETES ({self.settings.retention_max_deletes}) reached in this run"
         if deleted_here >= self.settings.retention_max_deletes_per_volume:
-            return (
+            return "volume", (
                 f"BACKUP_RETENTION_MAX_DELETES_PER_VOLUME ({self.settings.retention_max_deletes_per_volume}) "
                 "reached for a volume in this run"
             )
