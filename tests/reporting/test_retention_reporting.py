@@ -9,6 +9,7 @@ copy region); tests/e2e/test_e2e_retention_reporting.py checks that the live ans
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -206,3 +207,14 @@ def test_the_summary_stays_bounded_with_a_cap_reached_and_many_lifecycle_failure
     assert len(published["body"]) <= MAX_BODY_CHARS and len(published["title"]) <= 200
     assert body["retention"]["held"] == 6 and body["lifecycleFailed"] == 3000
     assert body["moreLifecycleErrors"] == 3000 - len(body["lifecycleErrors"])
+
+
+def test_the_readme_lists_every_metric_an_invocation_posts() -> None:
+    from backup_handler.reporting import metrics, restore_tests
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Results operators can alarm on", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+    posted = {metrics.CREATED, metrics.FAILED, metrics.SKIPPED, metrics.LIFECYCLE_FAILED, metrics.DURATION}
+
+    assert posted | {restore_tests.FAILED, restore_tests.SECONDS} | set(retention.NAMES) == listed
