@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from localdev.credentials import COMPARTMENT
+from localdev.credentials import COMPARTMENT, TENANCY
 from localdev.emulator import BlockStorageEmulator
 from localdev.functions import FunctionsEmulator
 from localdev.platform import FnPlatform
@@ -269,3 +269,26 @@ def test_a_tick_split_into_batches_sweeps_a_newly_excluded_volume_as_not_selecte
     assert WEEKLY not in {b.get("volumeId") for answer in answers for b in answer["backups"]}
     found = states(emulator)
     assert [found[b] for b in own] == ["TERMINATED", "TERMINATED", "AVAILABLE"]
+
+
+def test_the_restore_test_sandbox_is_neither_audited_nor_backed_up_and_a_dry_run_says_so(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, stack: LocalStack
+) -> None:
+    emulator.add_compartment(COMPARTMENT, TENANCY, "backups")
+    emulator.add_compartment(SANDBOX, COMPARTMENT, "restore-tests")
+    in_sandbox = "ocid1.volume.oc1.iad.abuwcljrexclusionssandbox00000000000000000000000000000002"
+    emulator.add_volume(in_sandbox, compartment_id=SANDBOX, freeform_tags=DAILY)  # a restore test, no backup
+    for volume_id in (*VOLUMES, *BOOT_VOLUMES):
+        emulator.add_backup(volume_id, time_created=ago(0.1))
+    platform = start_platform(
+        BACKUP_IDENTITY_ENDPOINT=stack.emulator.endpoint, BACKUP_RESTORE_TEST_COMPARTMENT_ID=SANDBOX
+    )
+    below = {"compartmentId": COMPARTMENT, "freeformTags": DAILY, "includeSubcompartments": True}
+
+    audit = platform.invoke({"source": "audit", "selector": below}).json()
+    dry = platform.invoke({"source": "schedule", "selector": below, "dryRun": True}).json()
+
+    assert audit["violations"] == [] and audit["checked"] == 4
+    reasons = {entry["resourceId"]: entry.get("reason") for entry in dry["selection"]["resources"]}
+    assert reasons[SANDBOX] == "in the restore-test sandbox: never listed, never backed up"
+    assert in_sandbox not in reasons
