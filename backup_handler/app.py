@@ -351,6 +351,7 @@ class App:
         answer past the deadline: at the deadline the run answers with what it has handed on so far
         (504: a redelivery finishes the job) and starts no further batch.
         """
+        from backup_handler.answers.selection import explained, with_selection
         from backup_handler.runs.batching import Plan, Planner, ordered_items
         from backup_handler.runs.membership import lookup
         from backup_handler.runs.selection import Resolution
@@ -371,7 +372,9 @@ class App:
         def work() -> None:
             membership = lookup(request, api, remaining)  # the request's own groups, before any volume
             resolution = (
-                Resolution(request.selector, api, remaining, membership, exclude=exclude) if request.selector else None
+                Resolution(request.selector, api, remaining, membership, exclude=exclude, explain=request.dry_run)
+                if request.selector
+                else None
             )
             resolutions.extend([resolution] if resolution else [])
             planner.plan(request, ordered_items(request, resolution, membership), answer_by, plan)
@@ -387,7 +390,7 @@ class App:
                 chains=len(plan.chains),
                 pending=plan.in_flight,
             )
-            return plan_reply(plan, late=True)
+            return with_selection(plan_reply(plan, late=True), resolutions[0] if resolutions else None)
         resolution = resolutions[0] if resolutions else None
         logs.emit(
             logger,
@@ -402,10 +405,13 @@ class App:
         )
         swept = resolution.compartments if resolution else ()
         if plan.handed_on:
-            return self._sweep_after_batches(request, plan_reply(plan), swept, deadline)
+            reply = self._sweep_after_batches(request, plan_reply(plan), swept, deadline)
+            return with_selection(reply, resolution)
         if not plan.local:
-            raise NoTargets("the selector matches no AVAILABLE volume, boot volume or volume group")
-        return self._local(plan.local_request(), deadline, resolved=True, swept=swept)
+            raise NoTargets(
+                "the selector matches no AVAILABLE volume, boot volume or volume group", **explained(resolution)
+            )
+        return with_selection(self._local(plan.local_request(), deadline, resolved=True, swept=swept), resolution)
 
     def _sweep_after_batches(
         self, request: BackupRequest, reply: Reply, swept: tuple[str, ...], deadline: float

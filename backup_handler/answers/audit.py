@@ -1,7 +1,7 @@
 """The audit's answer: one JSON document of what the audit found.
 
 ``{"trigger": "audit", "checked", "compliant", "violations": [{"resourceId", "rule", "detail"}],
-"counts": {rule: n}, "storage": {"totalGBs", "perVolume": [{"resourceId", "gbs", "backups"}]},
+"counts": {rule: n}, "excluded", "storage": {"totalGBs", "perVolume": [{"resourceId", "gbs", "backups"}]},
 "oldestNewestBackupHours", ...}``: at most :data:`~backup_handler.runs.audit.MAX_LISTED`
 violations and storage entries are listed (``moreViolations`` / ``moreVolumes`` count the
 rest); ``counts`` has every rule configuration turned on, zeros included, so a compliant
@@ -28,6 +28,7 @@ def audit_reply(request: AuditRequest, result: AuditResult) -> Reply:
         "violations": result.violations,
         "counts": result.counts,
         "withoutBackup": result.without_backup,
+        "excluded": result.excluded,
         "storage": storage,
         "oldestNewestBackupHours": result.oldest_newest_hours,
         "rules": result.rules,

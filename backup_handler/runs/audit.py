@@ -1,8 +1,9 @@
 """The coverage audit: is every selected volume, boot volume and volume group protected, right now?
 
 Each resource the selector selects (:mod:`backup_handler.runs.selection`: AVAILABLE, carrying
-the selector's tags, in its compartment and, when asked, those below) is checked against
-the rules configuration turns on:
+the selector's tags and none it excludes, in its compartment and, when asked, those below, never
+the restore-test sandbox) is checked against the rules configuration turns on (a resource an
+exclusion leaves out is not unprotected: it is counted in ``excluded``):
 
 - ``rpo`` (always): its newest AVAILABLE backup, made by anyone (this function, a backup
   policy, a person, a volume group backup), is younger than ``BACKUP_AUDIT_RPO_HOURS``;
@@ -188,6 +189,8 @@ class AuditResult:
     violation_count: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     without_backup: int = 0
+    excluded: int = 0
+    """Resources the selector's exclusions leave out: never checked, so never a violation."""
     oldest_newest_hours: float | None = None
     total_gbs: float = 0.0
     per_resource: list[dict[str, Any]] = field(default_factory=list)
@@ -248,9 +251,11 @@ class Auditor:
                 )
             return left
 
-        resolution = Resolution(request.selector, self._api, budget)
+        sandbox = self._settings.restore_test_compartment_id  # its volumes are restore tests: never backed up
+        resolution = Resolution(request.selector, self._api, budget, exclude=frozenset({sandbox} if sandbox else ()))
         resources = self._select(resolution)
         result.list_calls = resolution.list_calls
+        result.excluded = resolution.excluded
         compartments = resolution.compartments
         kinds = {resource.kind for resource in resources.values()}
         cutoff = now - self._settings.audit_copy_grace_hours * 3600

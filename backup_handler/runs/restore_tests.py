@@ -11,7 +11,8 @@ and delete volumes, and nowhere else), each schedule tick, after its backups and
 2. **Starts new tests.** Among the volumes and boot volumes the tick backed up, those whose last *passed*
    test is older than ``BACKUP_RESTORE_TEST_EVERY`` (the full-backup cadence grammar of
    :mod:`backup_handler.runs.cadence`: ``7d``, ``1w``, ``1mo``...) are due; the ones tested longest ago go
-   first. The newest AVAILABLE backup of each (made by anyone) is restored into the sandbox
+   first; a volume carrying a pair ``BACKUP_SELECTOR`` excludes is never tested (``ignored``, with the
+   pair). The newest AVAILABLE backup of each (made by anyone) is restored into the sandbox
    (CreateVolume / CreateBootVolume from the backup) with the restore-test stamp and a retry token that is
    a pure function of this deployment, the backup and the tick's slot, so a redelivered tick gets the same
    volume back. At most ``BACKUP_RESTORE_TEST_MAX`` test volumes exist at once: the sweep counts them first.
@@ -61,6 +62,7 @@ from backup_handler.errors import ApiError, BackupError, DeadlineExceeded, Failu
 from backup_handler.oci.api import OciApi
 from backup_handler.oci.throttling import AdaptiveLimiter
 from backup_handler.runs.cadence import Cadence, full_due, parse_cadence
+from backup_handler.runs.selection import exclusion
 from backup_handler.settings import Settings
 from backup_handler.vocabulary.fields import DEPLOYMENT_TAG, MAX_TAGS, RESTORE_RESULT_TAG, RESTORE_TEST_TAG
 
@@ -292,6 +294,8 @@ class RestoreTests:
         self._api = api
         self._limiter = limiter
         self._identity = identity
+        self._selector = settings.selector
+        """Its exclusions hold for every volume: one they leave out is never restored (BACKUP_SELECTOR)."""
         self._api_now: datetime | None = None
 
     # ------------------------------------------------------------ entry points
@@ -320,8 +324,10 @@ class RestoreTests:
         if room <= 0:
             return result
         testing = {source for source in existing.values() if source}
-        for candidate in self._due(created, testing, slot_key, answer_by, result)[:room]:
-            self._start(candidate, slot_key, answer_by, dry_run, result)
+        for candidate in self._due(created, testing, slot_key, answer_by, result):
+            if room <= 0:
+                break
+            room -= self._start(candidate, slot_key, answer_by, dry_run, result)
         return result
 
     def after_create(
@@ -571,12 +577,19 @@ class RestoreTests:
 
     def _start(
         self, candidate: _Candidate, slot_key: str, answer_by: float, dry_run: bool, result: RestoreTestResult
-    ) -> None:
+    ) -> bool:
+        """Start one test (dry: say so); whether it took a place among the tests that may exist at once
+        (an attempt that failed does; a volume the configured selector's exclusions leave out does not)."""
         spec = KINDS[candidate.kind]
         backup_id = str(candidate.backup.get("id"))
         entry: dict[str, Any] = {"volumeId": candidate.volume_id, "backupId": backup_id}
         try:
             source = self._call(spec.get_volume, answer_by, path={spec.volume_param: candidate.volume_id}).data
+            excluded = exclusion(source, self._selector) if self._selector and isinstance(source, dict) else None
+            if excluded is not None:  # a restore is a copy of the volume's data: never of one left out
+                result.record("ignored", {**entry, "reason": f"left out by the selector: {excluded}"})
+                logs.emit(logger, logging.INFO, "restore-test", outcome="excluded", reason=excluded, **entry)
+                return False
             domain = source.get("availabilityDomain") if isinstance(source, dict) else None
             if not isinstance(domain, str):
                 raise InvalidResponse(f"{spec.get_volume} answered without the volume's availability domain")
@@ -595,16 +608,17 @@ class RestoreTests:
                     if exc.status == 409 and exc.code == "InvalidatedRetryToken":
                         # This slot's test of this backup was made and deleted already (a redelivered tick).
                         logs.emit(logger, logging.INFO, "restore-test", outcome="already tested this slot", **entry)
-                        return
+                        return True
                     raise
                 made = answer.data if isinstance(answer.data, dict) else {}
                 entry["testVolumeId"] = made.get("id")
                 self._observe(made.get("timeCreated"))
         except BackupError as exc:
             result.fail(candidate.volume_id, exc.failure())
-            return
+            return True
         result.record("started", entry)
         logs.emit(logger, logging.INFO, "restore-test", outcome="started", dryRun=dry_run or None, **entry)
+        return True
 
     # ------------------------------------------------------------------- calls
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backup_handler.errors import InvalidRequest, NoTargets
 from backup_handler.settings import Settings
-from backup_handler.vocabulary.fields import Selector
+from backup_handler.vocabulary.fields import Selector, narrowed
 from backup_handler.vocabulary.validation import describe
 
 AUDIT_SOURCE = "audit"
@@ -68,7 +68,8 @@ def build_audit(value: dict[str, Any], settings: Settings) -> AuditRequest:
             moreErrors=problems.more or None,
         ) from None
     if body.selector is not None:
-        return AuditRequest(body.selector, from_configuration=False)
+        # Configuration's exclusions hold for every selector a body sends.
+        return AuditRequest(narrowed(body.selector, settings.selector), from_configuration=False)
     if settings.selector is not None:
         return AuditRequest(settings.selector, from_configuration=True)
     raise NoTargets(

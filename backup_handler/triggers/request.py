@@ -42,6 +42,7 @@ from backup_handler.vocabulary.fields import (
     STAMPED_TAGS,
     TRIGGER_TAG,
     Selector,
+    narrowed,
 )
 from backup_handler.vocabulary.ocids import TargetKind, is_backup, kind_of, normalize
 from backup_handler.vocabulary.tags import defined_name, freeform_value, same_freeform_key
@@ -473,7 +474,7 @@ def _from_alarm(alarm: AlarmMessage, headers: Mapping[str, str], settings: Setti
 
 def _from_schedule(tick: ScheduleTick, settings: Settings, now: datetime, *, empty: bool) -> BackupRequest:
     resource_ids = list(settings.targets) if empty else tick.resource_ids
-    selector = settings.selector if empty else tick.selector
+    selector = settings.selector if empty else narrowed(tick.selector, settings.selector)
     if not resource_ids and selector is None:
         raise NoTargets(
             "the schedule names no volumes: its body has no volumeIds, bootVolumeIds, volumeGroupIds or selector, "
@@ -542,7 +543,7 @@ def _from_manual(manual: ManualRequest, settings: Settings, now: datetime) -> Ba
         source_ref=source_ref,
         idempotency_key=f"manual:{key}" if key else source_ref,
         targets=targets,
-        selector=manual.selector,
+        selector=narrowed(manual.selector, settings.selector),
         single=manual.selector is None,
         # A caller's retry must send the same body, so with a key the name cannot hold the time.
         time_label=key if key else now.astimezone(UTC).strftime(_TIME_FORMAT),

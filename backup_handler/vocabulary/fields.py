@@ -7,11 +7,13 @@ million bad items costs one validation error, not a million.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
+from backup_handler.errors import InvalidRequest
 from backup_handler.vocabulary.ocids import CompartmentOcid, TargetOcid
+from backup_handler.vocabulary.tags import shared_defined, shared_freeform
 
 # OCI's tag limits: at most 64 tags on a resource (freeform and defined together), keys of at
 # most 100 characters, values of at most 256 (Oracle's Tagging documentation, "Tag limits").
@@ -70,11 +72,16 @@ SelectorKind = Literal["volume", "bootVolume", "volumeGroup"]
 
 
 class Selector(BaseModel):
-    """Every AVAILABLE volume, boot volume and/or volume group in a compartment whose tags match all pairs given.
+    """Every AVAILABLE volume, boot volume and/or volume group in a compartment whose tags match all pairs given,
+    and carry none of the excluded pairs (``excludeFreeformTags``, ``excludeDefinedTags``: any one leaves a
+    resource out, whatever else it carries).
 
     Resolved with the paginated list APIs, never Resource Search, which is eventually consistent.
     Tags are compared as :mod:`backup_handler.vocabulary.tags` says (OCI's rules). What it selects is
-    written to, so ``includeSubcompartments`` is strictly a JSON boolean.
+    written to, so ``includeSubcompartments`` is strictly a JSON boolean. An excluded pair that is also an
+    included one (the same key by OCI's rules, the same value) could never select anything: refused. An
+    excluded pair on a key the include side names with another value (include ``backup=daily``, exclude
+    ``backup=never``) is accepted: it can never match what the include side selects, so it changes nothing.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -84,6 +91,83 @@ class Selector(BaseModel):
     defined_tags: DefinedTags = Field({}, alias="definedTags")
     kinds: tuple[SelectorKind, ...] = Field(("volume", "bootVolume"), min_length=1, max_length=3)
     include_subcompartments: StrictBool = Field(False, alias="includeSubcompartments")
+    exclude_freeform_tags: FreeformTags = Field({}, alias="excludeFreeformTags")
+    exclude_defined_tags: DefinedTags = Field({}, alias="excludeDefinedTags")
+
+    @field_validator("exclude_freeform_tags")
+    @classmethod
+    def _not_also_included_freeform(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        shared = shared_freeform(info.data.get("freeform_tags") or {}, value)
+        if shared is not None:
+            raise ValueError(f"{shared[0]}={shared[1]} is also in freeformTags: no resource could be selected")
+        return value
+
+    @field_validator("exclude_defined_tags")
+    @classmethod
+    def _not_also_included_defined(
+        cls, value: dict[str, dict[str, str]], info: ValidationInfo
+    ) -> dict[str, dict[str, str]]:
+        shared = shared_defined(info.data.get("defined_tags") or {}, value)
+        if shared is not None:
+            raise ValueError(
+                f"{shared[0]}.{shared[1]}={shared[2]} is also in definedTags (tag names are case insensitive): "
+                "no resource could be selected"
+            )
+        return value
+
+    @property
+    def excludes(self) -> bool:
+        return bool(self.exclude_freeform_tags or self.exclude_defined_tags)
+
+    def exclusions(self) -> tuple[tuple[str, dict[str, str], dict[str, dict[str, str]]], ...]:
+        """Each set of excluded pairs the selector honours, with where it comes from: its own, then any
+        configuration added (:func:`narrowed`)."""
+        return (("", self.exclude_freeform_tags, self.exclude_defined_tags),)
+
+
+class NarrowedSelector(Selector):
+    """A selector a body sent, under the exclusions of the configured one (``BACKUP_SELECTOR``).
+
+    Made only by :func:`narrowed`, never from a body: configuration narrows what a body selects, never widens.
+    """
+
+    configured_exclude_freeform_tags: FreeformTags = Field({}, alias="configuredExcludeFreeformTags")
+    configured_exclude_defined_tags: DefinedTags = Field({}, alias="configuredExcludeDefinedTags")
+
+    def exclusions(self) -> tuple[tuple[str, dict[str, str], dict[str, dict[str, str]]], ...]:
+        configured = ("BACKUP_SELECTOR", self.configured_exclude_freeform_tags, self.configured_exclude_defined_tags)
+        return (*super().exclusions(), configured)
+
+
+@overload
+def narrowed(selector: Selector, configured: Selector | None) -> Selector: ...
+@overload
+def narrowed(selector: None, configured: Selector | None) -> None: ...
+def narrowed(selector: Selector | None, configured: Selector | None) -> Selector | None:
+    """A body's ``selector`` under the exclusions of the ``configured`` one: what configuration leaves out, no
+    body brings back. A body that asks to select a pair configuration excludes is refused, naming the field."""
+    if selector is None or configured is None or not configured.excludes:
+        return selector
+    shared = shared_freeform(selector.freeform_tags, configured.exclude_freeform_tags)
+    if shared is not None:
+        raise _excluded_by_configuration("freeformTags", shared[0], f"{shared[0]}={shared[1]}", "excludeFreeformTags")
+    shared_tag = shared_defined(configured.exclude_defined_tags, selector.defined_tags)  # as the body spells it
+    if shared_tag is not None:
+        namespace, key, value = shared_tag
+        raise _excluded_by_configuration(
+            "definedTags", f"{namespace}.{key}", f"{namespace}.{key}={value}", "excludeDefinedTags"
+        )
+    return NarrowedSelector(
+        **dict(selector),
+        configured_exclude_freeform_tags=configured.exclude_freeform_tags,
+        configured_exclude_defined_tags=configured.exclude_defined_tags,
+    )
+
+
+def _excluded_by_configuration(field: str, path: str, pair: str, exclude_field: str) -> InvalidRequest:
+    problem = f"selects {pair}, which configuration excludes (BACKUP_SELECTOR {exclude_field})"
+    name = f"selector.{field}.{path}"[:200]
+    return InvalidRequest(f"the selector is invalid: {name} {problem}", errors=[{"field": name, "problem": problem}])
 
 
 # ------------------------------------------------------------------ Schedule

@@ -64,3 +64,43 @@ def carries_defined(tags: Any, wanted: Mapping[str, Mapping[str, str]]) -> bool:
 def same_freeform_key(a: str, b: str) -> bool:
     """Whether two free-form keys name the same tag (they do only when spelled identically)."""
     return a == b
+
+
+def first_missing_freeform(tags: Any, wanted: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first free-form pair of ``wanted`` that ``tags`` does not hold, or None when it holds them all."""
+    return next(((key, value) for key, value in wanted.items() if freeform_value(tags, key) != value), None)
+
+
+def first_missing_defined(tags: Any, wanted: Mapping[str, Mapping[str, str]]) -> tuple[str, str, str] | None:
+    """The first defined tag of ``wanted`` that ``tags`` does not hold, or None when it holds them all."""
+    for namespace, pairs in wanted.items():
+        for key, value in pairs.items():
+            if defined_value(tags, namespace, key) != value:
+                return namespace, key, value
+    return None
+
+
+def first_carried_freeform(tags: Any, pairs: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first free-form pair of ``pairs`` that ``tags`` holds (any one will do), or None."""
+    return next(((key, value) for key, value in pairs.items() if freeform_value(tags, key) == value), None)
+
+
+def first_carried_defined(tags: Any, pairs: Mapping[str, Mapping[str, str]]) -> tuple[str, str, str] | None:
+    """The first defined tag of ``pairs`` that ``tags`` holds (names case insensitive, values exactly), or None."""
+    for namespace, keys in pairs.items():
+        for key, value in keys.items():
+            if defined_value(tags, namespace, key) == value:
+                return namespace, key, value
+    return None
+
+
+def shared_freeform(a: Mapping[str, str], b: Mapping[str, str]) -> tuple[str, str] | None:
+    """A free-form pair both ``a`` and ``b`` name (the same key, exactly, and the same value), or None."""
+    return first_carried_freeform(a, b)
+
+
+def shared_defined(
+    a: Mapping[str, Mapping[str, str]], b: Mapping[str, Mapping[str, str]]
+) -> tuple[str, str, str] | None:
+    """A defined tag both ``a`` and ``b`` name (names case insensitive, the same value), as ``b`` spells it."""
+    return first_carried_defined(a, b)
