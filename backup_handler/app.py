@@ -92,7 +92,12 @@ class App:
             settings = self.settings()
             if self._blockstorage is None:
                 self._blockstorage = OciBlockStorage(settings, api=self.api(), retry_throttling=False)
-            self._runner = BackupRunner(settings, self._blockstorage)
+            shaper = None
+            if settings.shapes_bodies:  # off every other path's imports
+                from backup_handler.runs.shaping import Shaper
+
+                shaper = Shaper(settings, self.api())
+            self._runner = BackupRunner(settings, self._blockstorage, shaper)
         return self._runner
 
     def warm(self) -> None:

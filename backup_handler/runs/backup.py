@@ -20,8 +20,8 @@ import contextvars
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from backup_handler import logs
 from backup_handler.errors import ApiError, BackupError, Failure, InternalError
@@ -30,6 +30,9 @@ from backup_handler.oci.throttling import AdaptiveLimiter
 from backup_handler.runs.idempotency import retry_token
 from backup_handler.settings import Settings
 from backup_handler.triggers.request import BackupRequest, Target
+
+if TYPE_CHECKING:
+    from backup_handler.runs.shaping import Shaper
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class Outcome:
     reason: str | None = None
     opc_request_id: str | None = None
     token_regenerated: bool = False
+    notes: tuple[str, ...] = ()
+    """What shaping the body could not do as configured (the cadence unread, a volume tag dropped)."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,11 @@ def _late(target: Target, state: State) -> Outcome:
 class BackupRunner:
     """Creates the backups of a request on a bounded pool of threads."""
 
-    def __init__(self, settings: Settings, blockstorage: BlockStorage) -> None:
+    def __init__(self, settings: Settings, blockstorage: BlockStorage, shaper: Shaper | None = None) -> None:
         self._settings = settings
         self._blockstorage = blockstorage
+        self._shaper = shaper
+        """Shapes each body from its target (BACKUP_FULL_EVERY, BACKUP_COPY_VOLUME_TAGS); None when neither is set."""
         self._pool: ThreadPoolExecutor | None = None
         # One for the process: a 429 on any call slows every worker of every run down.
         self.limiter = AdaptiveLimiter(settings.max_concurrency)
@@ -132,6 +139,14 @@ class BackupRunner:
 
     def _create(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome:
         body = request.api_body(target, self._settings.display_name_template)
+        notes: tuple[str, ...] = ()
+        if self._shaper is not None:
+            shaped = self._shaper.shape(request, target, body, lambda: answer_by - time.monotonic())
+            body, notes = shaped.body, shaped.notes
+        outcome = self._create_body(request, target, body, answer_by)
+        return replace(outcome, notes=notes) if notes else outcome
+
+    def _create_body(self, request: BackupRequest, target: Target, body: dict[str, Any], answer_by: float) -> Outcome:
         regenerated = False
         for generation in (0, 1):
             budget = answer_by - time.monotonic()
@@ -216,4 +231,6 @@ def _log(request: BackupRequest, outcome: Outcome) -> None:
         code=outcome.failure.code if outcome.failure else None,
         reason=outcome.reason,
         retryTokenRegenerated=outcome.token_regenerated or None,
+        backupType=(outcome.backup or {}).get("type"),
+        notes=list(outcome.notes) or None,
     )

@@ -195,6 +195,7 @@ class Planner:
         limit = self._settings.batch_size if self.can_batch else self._settings.max_targets
         seen: set[str] = set()
         ids: list[str] = []
+        listed: dict[str, Target] = {}  # what the listing said of each target, while they fit in one run here
         try:
             for item in items:
                 if isinstance(item, Skip):
@@ -204,6 +205,8 @@ class Planner:
                     continue
                 seen.add(item.resource_id)
                 ids.append(item.resource_id)
+                if len(ids) <= limit:
+                    listed[item.resource_id] = item
                 if len(ids) > limit and not self.can_batch:
                     raise ConfigurationError(
                         f"the trigger selects more than {limit} volumes (BACKUP_MAX_TARGETS); set "
@@ -224,7 +227,7 @@ class Planner:
             plan.complete = True
             return plan
         if len(ids) <= limit:
-            plan.local = [_target(ocid) for ocid in ids]
+            plan.local = [listed.get(ocid) or _target(ocid) for ocid in ids]
         else:
             self._hand_on_chains(plan, ids, deadline)
         plan.complete = True

@@ -51,6 +51,18 @@ def matches(resource: Mapping[str, Any], selector: Selector) -> bool:
     )
 
 
+def listed(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """What a listed target carries on to its backup's body: its compartment and free-form tags."""
+    compartment, tags = resource.get("compartmentId"), resource.get("freeformTags")
+    if not isinstance(compartment, str):
+        return {}
+    pairs = tags.items() if isinstance(tags, dict) else ()
+    return {
+        "compartment_id": compartment,
+        "listed_tags": tuple((k, v) for k, v in pairs if isinstance(k, str) and isinstance(v, str)),
+    }
+
+
 class Resolution:
     """One selector's resolution: iterate it for targets and skips; :attr:`list_calls` counts the pages read."""
 
@@ -88,7 +100,7 @@ class Resolution:
                     if isinstance(group_id, str) and kind_of(group_id) == "volumeGroup":
                         member_ids = group.get("volumeIds")
                         self.membership.add(group_id, member_ids if isinstance(member_ids, list) else [])
-                        yield Target(kind="volumeGroup", resource_id=normalize(group_id))
+                        yield Target(kind="volumeGroup", resource_id=normalize(group_id), **listed(group))
         for kind, operation in _LISTS:
             if kind not in self._selector.kinds:
                 continue
@@ -97,7 +109,7 @@ class Resolution:
                     resource_id = resource.get("id")
                     if not isinstance(resource_id, str) or kind_of(resource_id) != kind:
                         continue
-                    target = Target(kind=kind, resource_id=normalize(resource_id))
+                    target = Target(kind=kind, resource_id=normalize(resource_id), **listed(resource))
                     yield self.membership.skip(target) or target
 
     def _budget(self) -> float:

@@ -268,6 +268,8 @@ class BatchBody(BaseModel):
     chain: StrictInt = Field(0, ge=0, lt=MAX_BATCH_CHAINS)
     link: StrictInt = Field(0, ge=0, le=100_000)
     type: BackupType
+    type_given: StrictBool = Field(False, alias="typeGiven")
+    """The parent's invoker asked for ``type`` itself (it then wins over BACKUP_FULL_EVERY)."""
     display_name: DisplayName | None = Field(None, alias="displayName")
     freeform_tags: FreeformTags = Field({}, alias="freeformTags")
     defined_tags: DefinedTags | None = Field(None, alias="definedTags")
@@ -282,5 +284,6 @@ class BatchBody(BaseModel):
         A body sent by someone else, shaped differently under a real parent's key, then gets
         tokens of its own: it can make its own backups, never collide with the real ones.
         """
-        shape = self.model_dump(mode="json", by_alias=True, exclude={"batch", "chain", "link", "targets", "next"})
+        unshaped = {"batch", "chain", "link", "targets", "next", *(() if self.type_given else ("type_given",))}
+        shape = self.model_dump(mode="json", by_alias=True, exclude=unshaped)
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:32]
