@@ -164,12 +164,23 @@ def chain_reply(reply: Reply, handed_on: dict[str, Any] | None, failure: Failure
     return Reply(max(reply.status, 502), document, reply.headers, reply.trigger, redeliver, reply.dry_run)
 
 
-def dry_run_reply(request: BackupRequest, template: str, extra: dict[str, Any] | None = None) -> Reply:
-    """What a run would do, calling no mutating API: the create bodies it would send, and what it would skip."""
+def dry_run_reply(
+    request: BackupRequest,
+    template: str,
+    extra: dict[str, Any] | None = None,
+    shaped: dict[str, tuple[dict[str, Any], tuple[str, ...]]] | None = None,
+) -> Reply:
+    """What a run would do, calling no mutating API: the create bodies it would send (as ``shaped`` says, for a
+    target its body was shaped for: the FULL cadence, copied volume tags), and what it would skip."""
+    shaped = shaped or {}
+    would = []
+    for target in request.targets:
+        body, notes = shaped.get(target.resource_id) or (request.api_body(target, template), ())
+        would.append({"resourceId": target.resource_id, "body": body, **({"notes": list(notes)} if notes else {})})
     document: dict[str, Any] = {
         "trigger": request.trigger,
         "dryRun": True,
-        "wouldCreate": [{"resourceId": t.resource_id, "body": request.api_body(t, template)} for t in request.targets],
+        "wouldCreate": would,
         "skipped": [skip.to_json() for skip in request.skipped],
         **(extra or {}),
     }

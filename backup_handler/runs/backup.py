@@ -128,6 +128,31 @@ class BackupRunner:
             _log(request, late_outcome)
         return RunResult(request, tuple(outcomes))
 
+    def preview(self, request: BackupRequest, answer_by: float) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
+        """A dry run's bodies as the run would shape them (reads only), by target; a target not shaped by
+        ``answer_by`` is left out (its body is then the unshaped one)."""
+        shaper = self._shaper
+        if shaper is None or not request.targets:
+            return {}
+        template = self._settings.display_name_template
+
+        def one(target: Target) -> tuple[dict[str, Any], tuple[str, ...]]:
+            shaped = shaper.shape(
+                request, target, request.api_body(target, template), lambda: answer_by - time.monotonic()
+            )
+            return shaped.body, shaped.notes
+
+        futures = {
+            target.resource_id: self._executor().submit(contextvars.copy_context().run, one, target)
+            for target in request.targets
+        }
+        wait(futures.values(), timeout=max(answer_by - time.monotonic(), 0))
+        return {
+            resource_id: future.result()
+            for resource_id, future in futures.items()
+            if future.done() and not future.cancelled() and future.exception() is None
+        }
+
     def _backup_one(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome:
         try:
             outcome = self._create(request, target, answer_by)

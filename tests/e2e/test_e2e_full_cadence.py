@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,8 +11,8 @@ import pytest
 
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
-from localdev.samples import BOOT_VOLUMES, VOLUMES
-from tests.conftest import DEPLOYMENT, OWN, OWN_BOOT, ago, event_json
+from localdev.samples import BOOT_VOLUMES, VOLUME_GROUP, VOLUMES
+from tests.conftest import DEPLOYMENT, OWN, OWN_BOOT, OWN_GROUP, ago, event_json
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +172,61 @@ def test_the_deployment_identity_decides_which_fulls_count(
 
     assert DEPLOYMENT != "other-app/backup-handler"
     assert _types(answer.json()) == {VOLUMES[0]: "FULL"}
+
+
+def test_a_dry_run_shows_the_type_the_cadence_would_choose_and_creates_nothing(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_FULL_EVERY="7d", BACKUP_COPY_VOLUME_TAGS="CostCenter")
+    emulator.add_backup(VOLUMES[1], time_created=ago(1), freeform_tags=OWN, backup_type="FULL")
+    emulator.change_volume(VOLUMES[0], freeform_tags={"CostCenter": "42"})
+
+    answer = platform.invoke({**_alarm(VOLUMES[0], VOLUMES[1]), "dryRun": True})
+
+    assert answer.status == 200, answer.body
+    bodies = {entry["resourceId"]: entry["body"] for entry in answer.json()["wouldCreate"]}
+    assert bodies[VOLUMES[0]]["type"] == "FULL" and bodies[VOLUMES[1]]["type"] == "INCREMENTAL"
+    assert bodies[VOLUMES[0]]["freeformTags"]["CostCenter"] == "42"
+    assert emulator.creates() == []
+
+
+def test_a_single_backup_whose_cadence_could_not_be_read_says_so_in_a_header(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_FULL_EVERY="7d", BACKUP_MAX_ATTEMPTS="1")
+    emulator.inject(Fault("listVolumeBackups", status=500))
+    manual = {key: value for key, value in event_json("manual.json").items() if key != "type"}
+
+    answer = platform.invoke(manual)
+
+    assert answer.status == 200, answer.body
+    assert answer.json()["type"] == "INCREMENTAL"  # the configured type
+    [note] = json.loads(answer.headers["backup-notes"])
+    assert note.startswith("the full-backup cadence could not be read")
+
+
+def test_with_neither_setting_a_backup_reads_nothing_before_its_create(
+    platform: FnPlatform, emulator: BlockStorageEmulator
+) -> None:
+    answer = platform.invoke(_alarm(VOLUMES[0], VOLUMES[1]))
+
+    assert answer.status == 200, answer.body
+    assert {call.operation for call in emulator.calls} == {"createVolumeBackup"}
+    assert "notes" not in answer.json()
+
+
+def test_a_volume_group_follows_the_cadence_of_its_own_group_backups(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_FULL_EVERY="7d")
+    manual = {key: value for key, value in event_json("manual-group.json").items() if key != "type"}
+
+    emulator.in_progress_seconds = 0.0  # each backup is AVAILABLE at once
+    emulator.add_volume_group_backup(VOLUME_GROUP, time_created=ago(9), freeform_tags=OWN_GROUP, backup_type="FULL")
+    first = platform.invoke(manual)
+    second = platform.invoke({**manual, "idempotencyKey": "another-request"})
+
+    assert first.status == 200 and second.status == 200, (first.body, second.body)
+    assert first.json()["type"] == "FULL", first.json()
+    assert second.json()["type"] == "INCREMENTAL"  # the first made this deployment's newest FULL of the group
+    assert _calls(emulator, "listVolumeGroupBackups") >= 2

@@ -83,3 +83,28 @@ def test_copied_tags_fill_only_the_room_oci_leaves_and_the_rest_are_dropped_with
 def test_a_value_longer_than_oci_allows_is_dropped_not_cut() -> None:
     copied = copied_tags(("A",), {"A": "v" * 257}, _body({}))
     assert copied.tags == {} and "longer than 256" in copied.dropped[0]
+
+
+def test_an_invokers_type_travels_with_a_batch_and_still_wins_there() -> None:
+    from datetime import UTC, datetime
+
+    from backup_handler.triggers.events import BatchBody
+    from backup_handler.triggers.request import Target, build_request
+    from localdev.samples import VOLUMES
+    from tests.conftest import event_json
+
+    settings = Settings(full_every="7d", deployment_id="app/fn")
+    now = datetime.now(UTC)
+    given = build_request(
+        {**event_json("manual-selector.json"), "type": "FULL"}, headers={}, settings=settings, now=now
+    )
+    unsaid = build_request(event_json("manual-selector.json"), headers={}, settings=settings, now=now)
+    assert given.type_given and not unsaid.type_given
+    target = [Target(kind="volume", resource_id=VOLUMES[0])]
+
+    for request in (given, unsaid):
+        body = request.batch_body(1, target)
+        batch = build_request(body, headers={}, settings=settings, now=now, trigger="batch")
+        assert batch.type_given == request.type_given
+        assert ("typeGiven" in body) == request.type_given
+        assert BatchBody.model_validate(body).type_given == request.type_given
