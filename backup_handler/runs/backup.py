@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 # A call needs at least this long to be worth starting before the deadline.
 MIN_CALL_SECONDS = 0.25
 BACKUP_IN_PROGRESS = "backup in progress"
+UNSHAPED = "the body could not be shaped from the target (the cadence, copied tags): made as configured"
 
 State = Literal["created", "skipped", "failed", "pending", "notAttempted"]
 LATE_STATES: frozenset[State] = frozenset({"pending", "notAttempted"})
@@ -166,8 +167,12 @@ class BackupRunner:
         body = request.api_body(target, self._settings.display_name_template)
         notes: tuple[str, ...] = ()
         if self._shaper is not None:
-            shaped = self._shaper.shape(request, target, body, lambda: answer_by - time.monotonic())
-            body, notes = shaped.body, shaped.notes
+            try:
+                shaped = self._shaper.shape(request, target, body, lambda: answer_by - time.monotonic())
+                body, notes = shaped.body, shaped.notes
+            except Exception as exc:  # shaping never fails a backup: the body stays as configured
+                logs.emit_defect(logger, "defect", exc, resourceId=target.resource_id)
+                notes = (UNSHAPED,)
         outcome = self._create_body(request, target, body, answer_by)
         return replace(outcome, notes=notes) if notes else outcome
 

@@ -108,3 +108,48 @@ def test_an_invokers_type_travels_with_a_batch_and_still_wins_there() -> None:
         assert batch.type_given == request.type_given
         assert ("typeGiven" in body) == request.type_given
         assert BatchBody.model_validate(body).type_given == request.type_given
+
+
+class _Recorder:
+    """A Block Storage that records each create's body and answers with a backup of the target."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, object]] = []
+
+    def prepare(self) -> None:
+        pass
+
+    def create_backup(self, kind: str, body: dict[str, object], *, retry_token: str, budget_seconds: float) -> object:
+        from backup_handler.oci.blockstorage import Created
+
+        self.bodies.append(body)
+        return Created({"id": "ocid1.volumebackup.oc1.iad.b1", "volumeId": body["volumeId"], "type": body["type"]}, "r")
+
+
+def test_a_defect_while_shaping_never_fails_the_backup_it_is_made_as_configured_and_noted() -> None:
+    import time
+    from datetime import UTC, datetime
+    from typing import Any
+
+    from backup_handler.oci.api import OciApi
+    from backup_handler.runs.backup import UNSHAPED, BackupRunner
+    from backup_handler.runs.shaping import Shaper
+    from backup_handler.triggers.request import build_request
+    from localdev.samples import VOLUMES
+
+    class Broken(Shaper):
+        def shape(self, *args: Any, **kwargs: Any) -> Any:
+            raise KeyError("a defect")
+
+    settings = Settings(full_every="7d", deployment_id="app/fn")
+    recorder = _Recorder()
+    runner = BackupRunner(settings, recorder, Broken(settings, OciApi(settings)))  # type: ignore[arg-type]
+    request = build_request(
+        {"source": "schedule", "volumeIds": [VOLUMES[0]]}, headers={}, settings=settings, now=datetime.now(UTC)
+    )
+
+    result = runner.run(request, time.monotonic() + 10)
+
+    [outcome] = result.outcomes
+    assert outcome.state == "created" and outcome.notes == (UNSHAPED,)
+    assert recorder.bodies[0]["type"] == "INCREMENTAL"
