@@ -380,6 +380,8 @@ class App:
                 Resolution(request.selector, api, remaining, membership, exclude=exclude) if request.selector else None
             )
             resolutions.extend([resolution] if resolution else [])
+            if resolution is not None:
+                plan.reached = lambda: resolution.compartments
             planner.plan(request, ordered_items(request, resolution, membership), answer_by, plan)
 
         started = time.monotonic()

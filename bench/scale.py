@@ -303,7 +303,14 @@ def _logged_list_calls(process: FunctionProcess) -> int | None:
 # The selector again, each body shaped from its volume: a FULL every 7 days (none yet: every backup is FULL)
 # and the volume's `backup` tag copied. What it adds is its calls beyond the plain selector's, in the same run.
 SHAPED_ENV = {"BACKUP_FULL_EVERY": "7d", "BACKUP_COPY_VOLUME_TAGS": "backup"}
-SHAPING_OPERATIONS = ("listVolumeBackups", "listBootVolumeBackups", "getVolume", "getBootVolume")
+SHAPING_OPERATIONS = (
+    "listVolumeBackups",
+    "listBootVolumeBackups",
+    "getVolume",
+    "getBootVolume",
+    "listVolumes",
+    "listBootVolumes",
+)
 
 
 def selector(stack: LocalStack, workdir: Path, volumes: int, extra_env: dict[str, str] | None = None) -> Selection:

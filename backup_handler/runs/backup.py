@@ -113,6 +113,11 @@ class BackupRunner:
                 _log(request, outcome)
             return RunResult(request, late)
         self._blockstorage.prepare()  # credentials fail once for the run, not once per target
+        if self._shaper is not None and request.compartments:  # a selector's batch: its targets listed at once
+            try:
+                request = self._shaper.prefetch(request, lambda: answer_by - time.monotonic())
+            except Exception as exc:  # never fails the run: each target is then read on its own
+                logs.emit_defect(logger, "defect", exc)
         # Each worker runs in a copy of the caller's context, so fdk tags its log lines with the call id.
         futures: list[Future[Outcome]] = [
             self._executor().submit(contextvars.copy_context().run, self._backup_one, request, target, answer_by)

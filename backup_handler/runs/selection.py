@@ -22,7 +22,7 @@ from typing import Any
 from backup_handler.errors import DeadlineExceeded, InvalidRequest
 from backup_handler.oci.api import OciApi
 from backup_handler.runs.membership import Membership
-from backup_handler.triggers.request import Skip, Target
+from backup_handler.triggers.request import Skip, Target, listed_facts
 from backup_handler.vocabulary.fields import Selector
 from backup_handler.vocabulary.ocids import TargetKind, kind_of, normalize
 from backup_handler.vocabulary.tags import carries_defined, carries_freeform
@@ -49,18 +49,6 @@ def matches(resource: Mapping[str, Any], selector: Selector) -> bool:
     return carries_freeform(resource.get("freeformTags"), selector.freeform_tags) and carries_defined(
         resource.get("definedTags"), selector.defined_tags
     )
-
-
-def listed(resource: Mapping[str, Any]) -> dict[str, Any]:
-    """What a listed target carries on to its backup's body: its compartment and free-form tags."""
-    compartment, tags = resource.get("compartmentId"), resource.get("freeformTags")
-    if not isinstance(compartment, str):
-        return {}
-    pairs = tags.items() if isinstance(tags, dict) else ()
-    return {
-        "compartment_id": compartment,
-        "listed_tags": tuple((k, v) for k, v in pairs if isinstance(k, str) and isinstance(v, str)),
-    }
 
 
 class Resolution:
@@ -100,7 +88,7 @@ class Resolution:
                     if isinstance(group_id, str) and kind_of(group_id) == "volumeGroup":
                         member_ids = group.get("volumeIds")
                         self.membership.add(group_id, member_ids if isinstance(member_ids, list) else [])
-                        yield Target(kind="volumeGroup", resource_id=normalize(group_id), **listed(group))
+                        yield Target(kind="volumeGroup", resource_id=normalize(group_id), **listed_facts(group))
         for kind, operation in _LISTS:
             if kind not in self._selector.kinds:
                 continue
@@ -109,7 +97,7 @@ class Resolution:
                     resource_id = resource.get("id")
                     if not isinstance(resource_id, str) or kind_of(resource_id) != kind:
                         continue
-                    target = Target(kind=kind, resource_id=normalize(resource_id), **listed(resource))
+                    target = Target(kind=kind, resource_id=normalize(resource_id), **listed_facts(resource))
                     yield self.membership.skip(target) or target
 
     def _budget(self) -> float:

@@ -71,6 +71,18 @@ class Target(BaseModel):
     """The target's free-form tags as its list said, when it was listed (None: not read yet)."""
 
 
+def listed_facts(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """What a listed target carries on to its backup's body: its compartment and free-form tags."""
+    compartment, tags = resource.get("compartmentId"), resource.get("freeformTags")
+    if not isinstance(compartment, str):
+        return {}
+    pairs = tags.items() if isinstance(tags, dict) else ()
+    return {
+        "compartment_id": compartment,
+        "listed_tags": tuple((k, v) for k, v in pairs if isinstance(k, str) and isinstance(v, str)),
+    }
+
+
 class Skip(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -109,6 +121,8 @@ class BackupRequest(BaseModel):
     """How many targets the links after this one hold."""
     dry_run: bool = False
     """Answer what would be done; call no mutating API."""
+    compartments: tuple[str, ...] = ()
+    """The compartments a selector reached, handed to batches whose bodies are shaped from their targets."""
     retention: dict[str, Any] = {}
     """Immutability fields every create carries (from configuration only)."""
     lifecycle_backup: str | None = None
@@ -173,6 +187,7 @@ class BackupRequest(BaseModel):
             "kmsKeyId": self.kms_key_id,
             "targets": [{"kind": target.kind, "id": target.resource_id} for target in targets],
             "next": list(rest),
+            **({"compartments": list(self.compartments)} if self.compartments else {}),
         }
 
 
@@ -618,4 +633,5 @@ def _from_batch(batch: BatchBody, settings: Settings) -> BackupRequest:
         },
         defined_tags=batch.defined_tags,
         kms_key_id=_allowed_kms_key(batch.kms_key_id, settings) or settings.kms_key_id,
+        compartments=tuple(batch.compartments),
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from localdev.credentials import COMPARTMENT
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.platform import FnPlatform
 from localdev.samples import BOOT_VOLUMES, VOLUMES
@@ -154,3 +155,36 @@ def test_a_batch_is_shaped_as_its_parent_would_have_been(
 
     assert answer.status == 200, answer.body
     assert _tags(answer.json())[VOLUMES[0]]["CostCenter"] == "42"
+
+
+def test_a_selectors_batch_lists_its_targets_once_per_compartment_instead_of_reading_each(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    platform = start_platform(BACKUP_COPY_VOLUME_TAGS="CostCenter", BACKUP_FULL_EVERY="7d")
+    emulator.change_volume(VOLUMES[0], freeform_tags=SOURCE)
+    emulator.change_volume(BOOT_VOLUMES[0], freeform_tags={"CostCenter": "7"})
+    batch = {
+        "source": "batch",
+        "trigger": "schedule",
+        "sourceRef": "20261201T000000Z/3600s",
+        "idempotencyKey": "schedule:1796083200:3600@backup-app/backup-handler",
+        "timeLabel": "20261201T000000Z",
+        "batch": 1,
+        "type": "INCREMENTAL",
+        "targets": [
+            {"kind": "volume", "id": VOLUMES[0]},
+            {"kind": "volume", "id": VOLUMES[1]},
+            {"kind": "bootVolume", "id": BOOT_VOLUMES[0]},
+        ],
+        "compartments": [COMPARTMENT],
+    }
+
+    answer = platform.invoke(batch)
+
+    assert answer.status == 200, answer.body
+    tags = _tags(answer.json())
+    assert tags[VOLUMES[0]]["CostCenter"] == "42" and tags[BOOT_VOLUMES[0]]["CostCenter"] == "7"
+    assert "CostCenter" not in tags[VOLUMES[1]]
+    assert {backup["type"] for backup in answer.json()["backups"]} == {"FULL"}
+    assert _calls(emulator, "getVolume") == 0 and _calls(emulator, "getBootVolume") == 0
+    assert _calls(emulator, "listVolumes") == 1 and _calls(emulator, "listBootVolumes") == 1
