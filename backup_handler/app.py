@@ -92,7 +92,12 @@ class App:
             settings = self.settings()
             if self._blockstorage is None:
                 self._blockstorage = OciBlockStorage(settings, api=self.api(), retry_throttling=False)
-            self._runner = BackupRunner(settings, self._blockstorage)
+            shaper = None
+            if settings.shapes_bodies:  # off every other path's imports
+                from backup_handler.runs.shaping import Shaper
+
+                shaper = Shaper(settings, self.api())
+            self._runner = BackupRunner(settings, self._blockstorage, shaper)
         return self._runner
 
     def warm(self) -> None:
@@ -327,8 +332,9 @@ class App:
     def _dry_run(self, request: BackupRequest, deadline: float, swept: tuple[str, ...] = ()) -> Reply:
         """What a run would create; for a schedule tick, also what its catch-up would delete, mark and copy."""
         settings = self.settings()
+        shaped = self.runner().preview(request, deadline - settings.deadline_margin_seconds)
         if request.trigger != "schedule" or not settings.lifecycle or not request.targets:
-            return dry_run_reply(request, settings.display_name_template)
+            return dry_run_reply(request, settings.display_name_template, shaped=shaped)
         from backup_handler.runs.lifecycle import LifecycleResult
 
         answer_by = deadline - settings.deadline_margin_seconds
@@ -342,7 +348,7 @@ class App:
             extra["lifecycleErrors"] = outcome.errors
         if not done:
             extra["message"] = "the deadline came before the preview of retention and copies was done"
-        return dry_run_reply(request, settings.display_name_template, extra)
+        return dry_run_reply(request, settings.display_name_template, extra, shaped)
 
     def _large(self, request: BackupRequest, deadline: float) -> Reply:
         """A selector, or more targets than one batch: resolve page by page, then run here or hand on batches.
@@ -377,6 +383,8 @@ class App:
                 else None
             )
             resolutions.extend([resolution] if resolution else [])
+            if resolution is not None:
+                plan.reached = lambda: resolution.compartments
             planner.plan(request, ordered_items(request, resolution, membership), answer_by, plan)
 
         started = time.monotonic()

@@ -41,10 +41,12 @@ from backup_handler.errors import ConfigurationError
 from backup_handler.vocabulary.fields import (
     MAX_BATCH_CHAINS,
     MAX_SCHEDULE_TARGETS,
+    RESERVED_TAGS,
     AlarmTransition,
     ConfiguredTags,
     KmsKeyId,
     Selector,
+    TagKey,
 )
 from backup_handler.vocabulary.ocids import CompartmentOcid, TargetOcid
 from backup_handler.vocabulary.validation import describe
@@ -90,6 +92,8 @@ _WITHIN_DAYS = {"y": 365, "m": 28, "d": 1, "h": 1 / 24}
 # A grace period before a due backup is deleted: <n>h or <n>d, at most a year.
 RETENTION_GRACE_PATTERN = r"^[1-9][0-9]{0,3}(h|d)$"
 MAX_RETENTION_GRACE_HOURS = 366 * 24
+# BACKUP_COPY_VOLUME_TAGS: at most this many free-form tag keys copied from a volume onto its backups.
+MAX_COPIED_TAGS = 16
 # A deployment identity is a tag value (at most 256 characters): printable, no spaces, bounded.
 DEPLOYMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+~-]*$"
 MAX_DEPLOYMENT_ID_CHARS = 200
@@ -308,6 +312,12 @@ class Settings(BaseModel):
     restore_test_ttl: str = Field("24h", max_length=5)
     """A restore not AVAILABLE after this long (<n>h or <n>d, at most 30d) fails and its volume is deleted."""
 
+    full_every: str | None = Field(None, max_length=6)
+    """A backup is FULL when this deployment's newest FULL one of the target is this much older (<n>h ... <n>y)."""
+
+    copy_volume_tags: tuple[TagKey, ...] = Field((), max_length=MAX_COPIED_TAGS)
+    """Free-form tag keys copied from the volume (boot volume, group) onto its backups (comma-separated or JSON)."""
+
     @field_validator("display_name_template")
     @classmethod
     def _plain_template(cls, template: str) -> str:
@@ -361,6 +371,35 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(item for item in value.replace(",", " ").split() if item)
         return value
+
+    @field_validator("copy_volume_tags", mode="before")
+    @classmethod
+    def _tag_key_list(cls, value: Any) -> Any:
+        """A JSON list of strings, or keys separated by commas (blanks around each key are not part of it)."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith(("[", "{", '"')):  # JSON: only a list of keys
+            try:
+                keys = json.loads(value)
+            except ValueError as exc:
+                raise ValueError('must be a JSON list of tag keys such as ["CostCenter", "Owner"]') from exc
+            if not isinstance(keys, list):
+                raise ValueError('must be a JSON list of tag keys such as ["CostCenter", "Owner"]')
+            return keys
+        keys = [key.strip() for key in value.split(",")]
+        if any(not key for key in keys):
+            raise ValueError("must be tag keys separated by commas, none empty, such as CostCenter,Owner")
+        return keys
+
+    @field_validator("copy_volume_tags")
+    @classmethod
+    def _copyable_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(keys)) != len(keys):
+            raise ValueError("names a tag key twice")
+        for key in keys:
+            if key in RESERVED_TAGS:
+                raise ValueError(f"names {key}, a tag the function sets itself (it always wins)")
+        return keys
 
     @field_validator("freeform_tags", "selector", mode="before")
     @classmethod
@@ -561,10 +600,10 @@ class Settings(BaseModel):
             raise ValueError("is needed with BACKUP_AUDIT_DIGEST=true when BACKUP_NOTIFY_TOPIC_ID is not set")
         return topic
 
-    @field_validator("restore_test_every")
+    @field_validator("restore_test_every", "full_every")
     @classmethod
-    def _every_is_a_cadence(cls, every: str) -> str:
-        if not re.fullmatch(RESTORE_TEST_EVERY_PATTERN, every):
+    def _every_is_a_cadence(cls, every: str | None) -> str | None:
+        if every is not None and not re.fullmatch(RESTORE_TEST_EVERY_PATTERN, every):
             raise ValueError("must be <n>h, <n>d, <n>w, <n>mo or <n>y with n from 1 to 9999, such as 7d or 1mo")
         return every
 
@@ -639,6 +678,11 @@ class Settings(BaseModel):
     def retention_grace_hours(self) -> int | None:
         """BACKUP_RETENTION_GRACE in hours (None: deletion is not deferred)."""
         return _hours(self.retention_grace) if self.retention_grace else None
+
+    @property
+    def shapes_bodies(self) -> bool:
+        """Whether each create's body depends on the target as it is now (the FULL cadence, copied volume tags)."""
+        return bool(self.full_every or self.copy_volume_tags)
 
     @property
     def restore_tests(self) -> bool:

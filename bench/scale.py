@@ -245,6 +245,8 @@ class Selection:
     parent_rss_kb: int = 0
     batch_rss_kb: list[int] = field(default_factory=list)
     seed_seconds: float = 0.0
+    calls: dict[str, int] = field(default_factory=dict)  # requests the emulator saw, by operation
+    shaped_wrong: int = 0  # with SHAPED_ENV: backups not FULL or without the volume's copied tag
 
     def figures(self) -> dict[str, Any]:
         figures = {key: value for key, value in self.__dict__.items() if key != "peak_in_flight"}
@@ -298,7 +300,20 @@ def _logged_list_calls(process: FunctionProcess) -> int | None:
     return None
 
 
-def selector(stack: LocalStack, workdir: Path, volumes: int) -> Selection:
+# The selector again, each body shaped from its volume: a FULL every 7 days (none yet: every backup is FULL)
+# and the volume's `backup` tag copied. What it adds is its calls beyond the plain selector's, in the same run.
+SHAPED_ENV = {"BACKUP_FULL_EVERY": "7d", "BACKUP_COPY_VOLUME_TAGS": "backup"}
+SHAPING_OPERATIONS = (
+    "listVolumeBackups",
+    "listBootVolumeBackups",
+    "getVolume",
+    "getBootVolume",
+    "listVolumes",
+    "listBootVolumes",
+)
+
+
+def selector(stack: LocalStack, workdir: Path, volumes: int, extra_env: dict[str, str] | None = None) -> Selection:
     emulator = stack.emulator
     result = Selection(volumes)
     emulator.reset()
@@ -320,6 +335,7 @@ def selector(stack: LocalStack, workdir: Path, volumes: int) -> Selection:
             BACKUP_MAX_CONCURRENCY=str(CONCURRENCY),
             BACKUP_BATCH_CHAINS=str(CHAINS),
             FN_FN_ID=FUNCTION_ID,
+            **(extra_env or {}),
         )
         batch_processes = [FunctionProcess(workdir / f"selector-batches-{n}", env) for n in range(BATCH_PROCESSES)]
         with FunctionProcess(workdir / "selector-parent", env) as parent:
@@ -379,6 +395,12 @@ def selector(stack: LocalStack, workdir: Path, volumes: int) -> Selection:
     result.duplicates = sum(count - 1 for count in made.values())
     result.lost = len(expected - made.keys())
     result.extra = len(made.keys() - expected)
+    result.calls = dict(Counter(call.operation for call in calls))
+    if extra_env:
+        result.shaped_wrong = sum(
+            backup["type"] != "FULL" or (backup.get("freeformTags") or {}).get("backup") != "daily"
+            for backup in emulator.backups()
+        )
     return result
 
 
@@ -553,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             args.runs,
         )
         selection = selector(stack, work, args.volumes)
+        shaped = selector(stack, work, args.volumes, SHAPED_ENV)
         audited = audit_scale(stack, work, args.volumes)
     elapsed = time.monotonic() - begun
 
@@ -634,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("", "parent peak RSS MB (own process)", f"{s.parent_rss_kb / 1024:.1f}", ""),
         ("", "batch processes peak RSS MB", " / ".join(f"{kb / 1024:.1f}" for kb in s.batch_rss_kb), ""),
+        *_shaped_rows(s, shaped),
         *audited.rows(),
     ]
     figure_width = max(len(row[1]) for row in table)
@@ -653,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
         and audited.correct
         and max(s.peak_in_flight, default=0) <= s.cap
         and s.batches == s.batch_invocations
+        and not (shaped.failures or shaped.lost or shaped.duplicates or shaped.extra or shaped.shaped_wrong)
+        and shaped.selected == shaped.expected == shaped.backups
     )
     figures = {
         "fan_out": plain.figures(),
@@ -662,6 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         "throttled_vs_tuned": round(throttled.median / tuned.median, 3),
         "throttled_target_met": throttled.median / tuned.median <= THROTTLED_TARGET_RATIO,
         "selector": s.figures(),
+        "selector_shaped": shaped.figures(),
         "audit": audited.figures(),
         "fan_out_target_met": plain.median <= FAN_OUT_TARGET_SECONDS,
         "correct": correct,
@@ -671,6 +698,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0 if correct else 1
+
+
+def _shaped_rows(plain: Selection, shaped: Selection) -> list[tuple[str, str, str, str]]:
+    """The shaped selector beside the plain one: its correctness and the calls shaping added, per backup."""
+    env = ", ".join(f"{key}={value}" for key, value in SHAPED_ENV.items())
+    added = {op: shaped.calls.get(op, 0) - plain.calls.get(op, 0) for op in SHAPING_OPERATIONS}
+    per = sum(added.values()) / max(shaped.backups, 1)
+    return [
+        (f"selector again, {env}", "", "", ""),
+        (
+            "",
+            "backups made; failures / lost / duplicates / not FULL or untagged",
+            f"{shaped.backups:,}; {shaped.failures} / {shaped.lost} / {shaped.duplicates} / {shaped.shaped_wrong}",
+            _check(
+                shaped.backups == shaped.expected
+                and not (shaped.failures or shaped.lost or shaped.duplicates or shaped.shaped_wrong)
+            ),
+        ),
+        ("", "calls added over the plain selector", " ".join(f"{op} +{n}" for op, n in added.items()), ""),
+        ("", "calls added per backup", f"{per:.2f}", ""),
+        (
+            "",
+            "seconds to the last backup (plain)",
+            f"{shaped.last_backup_seconds:.2f} ({plain.last_backup_seconds:.2f})",
+            "",
+        ),
+    ]
 
 
 def _target(seconds: float) -> str:

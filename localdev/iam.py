@@ -280,6 +280,8 @@ _FEATURE_SWITCH: dict[Feature, str] = {
     "definedTags": "defined tags (`BACKUP_DEFINED_TAG_NAMESPACES`), one statement per namespace",
     "audit": "the coverage audit (`enable_audit_schedule`)",
     "restoreTests": "restore tests (`backup_restore_test_compartment_id`: the sandbox)",
+    "fullCadence": "full backups on a cadence (`BACKUP_FULL_EVERY`)",
+    "copyTags": "volume tags copied onto backups (`BACKUP_COPY_VOLUME_TAGS`)",
 }
 
 

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from backup_handler.triggers.request import BackupRequest
 
 RETRY_TOKEN_REGENERATED_HEADER = "Backup-Retry-Token-Regenerated"
+# A single backup's answer is the VolumeBackup itself: what shaping its body could not do rides in a header.
+NOTES_HEADER = "Backup-Notes"
+MAX_NOTES_HEADER_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ def result_reply(result: RunResult) -> Reply:
     }
     if request.nothing_to_do:
         document["message"] = request.nothing_to_do
+    notes = [{"resourceId": o.target.resource_id, "notes": list(o.notes)} for o in result.outcomes if o.notes]
+    if notes:
+        document["notes"] = notes
     regenerated = [o.target.resource_id for o in result.outcomes if o.token_regenerated]
     if regenerated:
         document["retryTokenRegenerated"] = regenerated
@@ -94,6 +100,8 @@ def result_reply(result: RunResult) -> Reply:
 
 def _single(outcome: Outcome, trigger: str) -> Reply:
     headers = {RETRY_TOKEN_REGENERATED_HEADER: "true"} if outcome.token_regenerated else {}
+    if outcome.notes:
+        headers[NOTES_HEADER] = json.dumps(list(outcome.notes), ensure_ascii=True)[:MAX_NOTES_HEADER_CHARS]
     if outcome.state == "created" and outcome.backup is not None:
         return Reply(200, outcome.backup, headers, trigger)
     failure = (
@@ -156,12 +164,23 @@ def chain_reply(reply: Reply, handed_on: dict[str, Any] | None, failure: Failure
     return Reply(max(reply.status, 502), document, reply.headers, reply.trigger, redeliver, reply.dry_run)
 
 
-def dry_run_reply(request: BackupRequest, template: str, extra: dict[str, Any] | None = None) -> Reply:
-    """What a run would do, calling no mutating API: the create bodies it would send, and what it would skip."""
+def dry_run_reply(
+    request: BackupRequest,
+    template: str,
+    extra: dict[str, Any] | None = None,
+    shaped: dict[str, tuple[dict[str, Any], tuple[str, ...]]] | None = None,
+) -> Reply:
+    """What a run would do, calling no mutating API: the create bodies it would send (as ``shaped`` says, for a
+    target its body was shaped for: the FULL cadence, copied volume tags), and what it would skip."""
+    shaped = shaped or {}
+    would = []
+    for target in request.targets:
+        body, notes = shaped.get(target.resource_id) or (request.api_body(target, template), ())
+        would.append({"resourceId": target.resource_id, "body": body, **({"notes": list(notes)} if notes else {})})
     document: dict[str, Any] = {
         "trigger": request.trigger,
         "dryRun": True,
-        "wouldCreate": [{"resourceId": t.resource_id, "body": request.api_body(t, template)} for t in request.targets],
+        "wouldCreate": would,
         "skipped": [skip.to_json() for skip in request.skipped],
         **(extra or {}),
     }

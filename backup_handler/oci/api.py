@@ -133,6 +133,8 @@ Feature = Literal[
     "definedTags",
     "audit",
     "restoreTests",
+    "fullCadence",
+    "copyTags",
 ]
 Method = Literal["GET", "POST", "PUT", "DELETE"]
 """What configuration turns on: the deployment grants each enabled feature what its operations need."""
@@ -220,6 +222,10 @@ LIFECYCLE: tuple[Feature, ...] = ("retention", "copies")
 READS_BACKUPS: tuple[Feature, ...] = (*LIFECYCLE, "audit")
 # Restore tests read the backups they restore and record the result on them.
 RESTORES: tuple[Feature, ...] = (*READS_BACKUPS, "restoreTests")
+# BACKUP_FULL_EVERY lists a target's backups (newest first) before its create, and reads an explicit target for
+# its compartment; BACKUP_COPY_VOLUME_TAGS reads an explicit target for its tags. A volume group target is a
+# "groups" deployment's, which already reads groups and lists their backups.
+SHAPES: tuple[Feature, ...] = ("fullCadence", "copyTags")
 
 # Permissions: Oracle's "Permissions Required for Each API Operation" (Core Services, IAM, Functions,
 # Monitoring, Notifications) and the Block Volume copy pages, vendored with their sources in
@@ -333,7 +339,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumeBackups",
             "list[VolumeBackup]",
-            RESTORES,
+            (*RESTORES, "fullCadence"),
             {"VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
@@ -342,7 +348,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumeBackups",
             "list[BootVolumeBackup]",
-            RESTORES,
+            (*RESTORES, "fullCadence"),
             {"BOOT_VOLUME_BACKUP_INSPECT", "VOLUME_INSPECT"},
         ),
         _op(
@@ -474,7 +480,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/volumes/{volumeId}",
             "Volume",
-            (*LIFECYCLE, "restoreTests"),
+            (*LIFECYCLE, "restoreTests", *SHAPES),
             {"VOLUME_INSPECT"},
             sandbox={"VOLUME_INSPECT"},
         ),
@@ -484,7 +490,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/bootVolumes/{bootVolumeId}",
             "BootVolume",
-            (*LIFECYCLE, "restoreTests"),
+            (*LIFECYCLE, "restoreTests", *SHAPES),
             {"VOLUME_INSPECT"},
             sandbox={"VOLUME_INSPECT"},
         ),

@@ -20,8 +20,8 @@ import contextvars
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from backup_handler import logs
 from backup_handler.errors import ApiError, BackupError, Failure, InternalError
@@ -31,11 +31,15 @@ from backup_handler.runs.idempotency import retry_token
 from backup_handler.settings import Settings
 from backup_handler.triggers.request import BackupRequest, Target
 
+if TYPE_CHECKING:
+    from backup_handler.runs.shaping import Shaper
+
 logger = logging.getLogger(__name__)
 
 # A call needs at least this long to be worth starting before the deadline.
 MIN_CALL_SECONDS = 0.25
 BACKUP_IN_PROGRESS = "backup in progress"
+UNSHAPED = "the body could not be shaped from the target (the cadence, copied tags): made as configured"
 
 State = Literal["created", "skipped", "failed", "pending", "notAttempted"]
 LATE_STATES: frozenset[State] = frozenset({"pending", "notAttempted"})
@@ -52,6 +56,8 @@ class Outcome:
     reason: str | None = None
     opc_request_id: str | None = None
     token_regenerated: bool = False
+    notes: tuple[str, ...] = ()
+    """What shaping the body could not do as configured (the cadence unread, a volume tag dropped)."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,11 @@ def _late(target: Target, state: State) -> Outcome:
 class BackupRunner:
     """Creates the backups of a request on a bounded pool of threads."""
 
-    def __init__(self, settings: Settings, blockstorage: BlockStorage) -> None:
+    def __init__(self, settings: Settings, blockstorage: BlockStorage, shaper: Shaper | None = None) -> None:
         self._settings = settings
         self._blockstorage = blockstorage
+        self._shaper = shaper
+        """Shapes each body from its target (BACKUP_FULL_EVERY, BACKUP_COPY_VOLUME_TAGS); None when neither is set."""
         self._pool: ThreadPoolExecutor | None = None
         # One for the process: a 429 on any call slows every worker of every run down.
         self.limiter = AdaptiveLimiter(settings.max_concurrency)
@@ -105,6 +113,11 @@ class BackupRunner:
                 _log(request, outcome)
             return RunResult(request, late)
         self._blockstorage.prepare()  # credentials fail once for the run, not once per target
+        if self._shaper is not None and request.compartments:  # a selector's batch: its targets listed at once
+            try:
+                request = self._shaper.prefetch(request, lambda: answer_by - time.monotonic())
+            except Exception as exc:  # never fails the run: each target is then read on its own
+                logs.emit_defect(logger, "defect", exc)
         # Each worker runs in a copy of the caller's context, so fdk tags its log lines with the call id.
         futures: list[Future[Outcome]] = [
             self._executor().submit(contextvars.copy_context().run, self._backup_one, request, target, answer_by)
@@ -121,6 +134,31 @@ class BackupRunner:
             _log(request, late_outcome)
         return RunResult(request, tuple(outcomes))
 
+    def preview(self, request: BackupRequest, answer_by: float) -> dict[str, tuple[dict[str, Any], tuple[str, ...]]]:
+        """A dry run's bodies as the run would shape them (reads only), by target; a target not shaped by
+        ``answer_by`` is left out (its body is then the unshaped one)."""
+        shaper = self._shaper
+        if shaper is None or not request.targets:
+            return {}
+        template = self._settings.display_name_template
+
+        def one(target: Target) -> tuple[dict[str, Any], tuple[str, ...]]:
+            shaped = shaper.shape(
+                request, target, request.api_body(target, template), lambda: answer_by - time.monotonic()
+            )
+            return shaped.body, shaped.notes
+
+        futures = {
+            target.resource_id: self._executor().submit(contextvars.copy_context().run, one, target)
+            for target in request.targets
+        }
+        wait(futures.values(), timeout=max(answer_by - time.monotonic(), 0))
+        return {
+            resource_id: future.result()
+            for resource_id, future in futures.items()
+            if future.done() and not future.cancelled() and future.exception() is None
+        }
+
     def _backup_one(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome:
         try:
             outcome = self._create(request, target, answer_by)
@@ -132,6 +170,18 @@ class BackupRunner:
 
     def _create(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome:
         body = request.api_body(target, self._settings.display_name_template)
+        notes: tuple[str, ...] = ()
+        if self._shaper is not None:
+            try:
+                shaped = self._shaper.shape(request, target, body, lambda: answer_by - time.monotonic())
+                body, notes = shaped.body, shaped.notes
+            except Exception as exc:  # shaping never fails a backup: the body stays as configured
+                logs.emit_defect(logger, "defect", exc, resourceId=target.resource_id)
+                notes = (UNSHAPED,)
+        outcome = self._create_body(request, target, body, answer_by)
+        return replace(outcome, notes=notes) if notes else outcome
+
+    def _create_body(self, request: BackupRequest, target: Target, body: dict[str, Any], answer_by: float) -> Outcome:
         regenerated = False
         for generation in (0, 1):
             budget = answer_by - time.monotonic()
@@ -216,4 +266,6 @@ def _log(request: BackupRequest, outcome: Outcome) -> None:
         code=outcome.failure.code if outcome.failure else None,
         reason=outcome.reason,
         retryTokenRegenerated=outcome.token_regenerated or None,
+        backupType=(outcome.backup or {}).get("type"),
+        notes=list(outcome.notes) or None,
     )

@@ -33,7 +33,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,9 @@ class Plan:
     group_batch: dict[str, int] = field(default_factory=dict)
     """Each group handed on → its batch (its members are answered for there)."""
     complete: bool = False
+    reached: Callable[[], tuple[str, ...]] | None = None
+    """The compartments the selector reached (known once it is listed): handed to the batches when their bodies
+    are shaped from their targets, so that each lists its targets once per compartment instead of reading each."""
     cancelled: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -195,6 +198,7 @@ class Planner:
         limit = self._settings.batch_size if self.can_batch else self._settings.max_targets
         seen: set[str] = set()
         ids: list[str] = []
+        listed: dict[str, Target] = {}  # what the listing said of each target, while they fit in one run here
         try:
             for item in items:
                 if isinstance(item, Skip):
@@ -204,6 +208,8 @@ class Planner:
                     continue
                 seen.add(item.resource_id)
                 ids.append(item.resource_id)
+                if len(ids) <= limit:
+                    listed[item.resource_id] = item
                 if len(ids) > limit and not self.can_batch:
                     raise ConfigurationError(
                         f"the trigger selects more than {limit} volumes (BACKUP_MAX_TARGETS); set "
@@ -224,7 +230,7 @@ class Planner:
             plan.complete = True
             return plan
         if len(ids) <= limit:
-            plan.local = [_target(ocid) for ocid in ids]
+            plan.local = [listed.get(ocid) or _target(ocid) for ocid in ids]
         else:
             self._hand_on_chains(plan, ids, deadline)
         plan.complete = True
@@ -238,6 +244,9 @@ class Planner:
         return [batches[c * len(batches) // count : (c + 1) * len(batches) // count] for c in range(count)]
 
     def _hand_on_chains(self, plan: Plan, ids: list[str], deadline: float) -> None:
+        request = plan.request
+        if self._settings.shapes_bodies and plan.reached is not None:
+            request = request.model_copy(update={"compartments": plan.reached()})
         index = 0
         with plan.lock:
             plan.waiting += len(ids)
@@ -250,7 +259,7 @@ class Planner:
                 index += 1
             rest = tuple(ocid for batch in batches[1:] for ocid in batch)
             targets = [_target(ocid) for ocid in batches[0]]
-            body = plan.request.batch_body(first, targets, chain=chain, link=0, rest=rest)
+            body = request.batch_body(first, targets, chain=chain, link=0, rest=rest)
             entry = {"chain": chain, "batch": first, "lastBatch": index - 1, "targets": len(targets) + len(rest)}
             batch_entries = [
                 {"batch": first + n, "chain": chain, "targets": len(batch)} for n, batch in enumerate(batches)

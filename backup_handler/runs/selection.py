@@ -26,7 +26,7 @@ from typing import Any
 from backup_handler.errors import DeadlineExceeded, InvalidRequest
 from backup_handler.oci.api import OciApi
 from backup_handler.runs.membership import Membership
-from backup_handler.triggers.request import Skip, Target
+from backup_handler.triggers.request import Skip, Target, listed_facts
 from backup_handler.vocabulary.fields import Selector
 from backup_handler.vocabulary.ocids import TargetKind, kind_of, normalize
 from backup_handler.vocabulary.tags import (
@@ -180,7 +180,7 @@ class Resolution:
                     if reason is None:
                         member_ids = group.get("volumeIds")
                         self.membership.add(group_id, member_ids if isinstance(member_ids, list) else [])
-                        yield Target(kind="volumeGroup", resource_id=normalize(group_id))
+                        yield Target(kind="volumeGroup", resource_id=normalize(group_id), **listed_facts(group))
         for kind, operation in _LISTS:
             if kind not in self._selector.kinds:
                 continue
@@ -189,7 +189,7 @@ class Resolution:
                     resource_id = resource.get("id")
                     if not isinstance(resource_id, str) or kind_of(resource_id) != kind:
                         continue
-                    target = Target(kind=kind, resource_id=normalize(resource_id))
+                    target = Target(kind=kind, resource_id=normalize(resource_id), **listed_facts(resource))
                     owner = self.membership.group_of.get(target.resource_id)
                     if reason is not None:
                         # A group is backed up whole: a member left out here is still in its group's backup.

@@ -43,6 +43,7 @@ from backup_handler.vocabulary.fields import (
 from backup_handler.vocabulary.ocids import (
     AnyTargetOcid,
     BootVolumeOcid,
+    CompartmentOcid,
     TargetKind,
     VolumeGroupOcid,
     VolumeOcid,
@@ -240,6 +241,8 @@ class BatchTarget(BaseModel):
         return normalize(self.id)
 
 
+# The most compartments a batch names (a selector reaches at most this many: runs/selection.py).
+MAX_REACHED_COMPARTMENTS = 1001
 # The most targets a chain's remaining links may carry (the body's byte limit binds first).
 MAX_CHAIN_TARGETS = 50_000
 
@@ -268,6 +271,8 @@ class BatchBody(BaseModel):
     chain: StrictInt = Field(0, ge=0, lt=MAX_BATCH_CHAINS)
     link: StrictInt = Field(0, ge=0, le=100_000)
     type: BackupType
+    type_given: StrictBool = Field(False, alias="typeGiven")
+    """The parent's invoker asked for ``type`` itself (it then wins over BACKUP_FULL_EVERY)."""
     display_name: DisplayName | None = Field(None, alias="displayName")
     freeform_tags: FreeformTags = Field({}, alias="freeformTags")
     defined_tags: DefinedTags | None = Field(None, alias="definedTags")
@@ -275,6 +280,10 @@ class BatchBody(BaseModel):
     dry_run: StrictBool = Field(False, alias="dryRun")
     targets: Annotated[list[BatchTarget], at_most(MAX_SCHEDULE_TARGETS)] = Field(min_length=1)
     next: Annotated[list[AnyTargetOcid], at_most(MAX_CHAIN_TARGETS)] = []
+    compartments: Annotated[list[CompartmentOcid], at_most(MAX_REACHED_COMPARTMENTS)] = []
+    """The compartments the parent's selector reached: where a batch whose bodies are shaped from their targets
+    (BACKUP_FULL_EVERY, BACKUP_COPY_VOLUME_TAGS) lists its targets once per compartment, rather than reading
+    each. It does not shape a body: not part of :meth:`scope`."""
 
     def scope(self) -> str:
         """A digest of everything that shapes a backup's body: part of the batch's retry tokens.
@@ -282,5 +291,14 @@ class BatchBody(BaseModel):
         A body sent by someone else, shaped differently under a real parent's key, then gets
         tokens of its own: it can make its own backups, never collide with the real ones.
         """
-        shape = self.model_dump(mode="json", by_alias=True, exclude={"batch", "chain", "link", "targets", "next"})
+        unshaped = {
+            "batch",
+            "chain",
+            "link",
+            "targets",
+            "next",
+            "compartments",
+            *(() if self.type_given else ("type_given",)),
+        }
+        shape = self.model_dump(mode="json", by_alias=True, exclude=unshaped)
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:32]

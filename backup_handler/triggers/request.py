@@ -66,6 +66,22 @@ class Target(BaseModel):
 
     kind: TargetKind
     resource_id: str
+    compartment_id: str | None = None
+    """Where the target is, when a list said so (a selector's): a body shaped from the target reads it there."""
+    listed_tags: tuple[tuple[str, str], ...] | None = None
+    """The target's free-form tags as its list said, when it was listed (None: not read yet)."""
+
+
+def listed_facts(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """What a listed target carries on to its backup's body: its compartment and free-form tags."""
+    compartment, tags = resource.get("compartmentId"), resource.get("freeformTags")
+    if not isinstance(compartment, str):
+        return {}
+    pairs = tags.items() if isinstance(tags, dict) else ()
+    return {
+        "compartment_id": compartment,
+        "listed_tags": tuple((k, v) for k, v in pairs if isinstance(k, str) and isinstance(v, str)),
+    }
 
 
 class Skip(BaseModel):
@@ -106,6 +122,8 @@ class BackupRequest(BaseModel):
     """How many targets the links after this one hold."""
     dry_run: bool = False
     """Answer what would be done; call no mutating API."""
+    compartments: tuple[str, ...] = ()
+    """The compartments a selector reached, handed to batches whose bodies are shaped from their targets."""
     retention: dict[str, Any] = {}
     """Immutability fields every create carries (from configuration only)."""
     lifecycle_backup: str | None = None
@@ -118,6 +136,8 @@ class BackupRequest(BaseModel):
     """Why a valid trigger backs up nothing (an alarm clearing, a backup event)."""
     time_label: str
     backup_type: Literal["FULL", "INCREMENTAL"]
+    type_given: bool = False
+    """The invoker asked for ``backup_type`` itself: it wins over BACKUP_FULL_EVERY."""
     display_name: str | None = None
     freeform_tags: dict[str, str] = {}
     defined_tags: dict[str, dict[str, Any]] | None = None
@@ -160,6 +180,7 @@ class BackupRequest(BaseModel):
             "chain": chain,
             "link": link,
             "type": self.backup_type,
+            **({"typeGiven": True} if self.type_given else {}),
             "displayName": self.display_name,
             "dryRun": self.dry_run,
             "freeformTags": {k: v for k, v in self.freeform_tags.items() if k not in STAMPED_TAGS},
@@ -167,6 +188,7 @@ class BackupRequest(BaseModel):
             "kmsKeyId": self.kms_key_id,
             "targets": [{"kind": target.kind, "id": target.resource_id} for target in targets],
             "next": list(rest),
+            **({"compartments": list(self.compartments)} if self.compartments else {}),
         }
 
 
@@ -548,6 +570,7 @@ def _from_manual(manual: ManualRequest, settings: Settings, now: datetime) -> Ba
         # A caller's retry must send the same body, so with a key the name cannot hold the time.
         time_label=key if key else now.astimezone(UTC).strftime(_TIME_FORMAT),
         backup_type=manual.type or settings.type,
+        type_given=manual.type is not None,
         display_name=manual.display_name,
         freeform_tags={
             **_extra_tags(manual.freeform_tags or {}, manual.defined_tags, settings),
@@ -604,10 +627,12 @@ def _from_batch(batch: BatchBody, settings: Settings) -> BackupRequest:
         batch=batch.batch,
         time_label=batch.time_label,
         backup_type=batch.type,
+        type_given=batch.type_given,
         freeform_tags={
             **_extra_tags(batch.freeform_tags, batch.defined_tags, settings),
             **_stamp(settings, batch.trigger, batch.source_ref),
         },
         defined_tags=batch.defined_tags,
         kms_key_id=_allowed_kms_key(batch.kms_key_id, settings) or settings.kms_key_id,
+        compartments=tuple(batch.compartments),
     )

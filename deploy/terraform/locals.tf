@@ -37,6 +37,8 @@ locals {
     audit           = var.enable_audit_schedule
     # Restore tests create, read and delete volumes in the sandbox only: grants.json names it <sandbox-compartment>.
     restoreTests = var.backup_restore_test_compartment_id != ""
+    fullCadence  = var.backup_full_every != ""
+    copyTags     = var.backup_copy_volume_tags != ""
   }
   lifecycle_enabled = local.features.retention || local.features.copies
 
@@ -137,6 +139,9 @@ locals {
     BACKUP_RESTORE_TEST_MAX            = var.backup_restore_test_max == null ? "" : tostring(var.backup_restore_test_max)
     BACKUP_RESTORE_TEST_EVERY          = var.backup_restore_test_every
     BACKUP_RESTORE_TEST_TTL            = var.backup_restore_test_ttl
+    # Full backups on a cadence and volume tags copied onto backups (variables_shaping.tf).
+    BACKUP_FULL_EVERY       = var.backup_full_every
+    BACKUP_COPY_VOLUME_TAGS = var.backup_copy_volume_tags
   }
   function_config = { for key, value in local.backup_config : key => value if value != "" }
 

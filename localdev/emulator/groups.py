@@ -10,7 +10,8 @@ While a member's backup is in progress, a separate backup of that volume is refu
 :mod:`.backups`). A group backup is ``CREATING`` for the service's ``in_progress_seconds``, then
 ``AVAILABLE``; its sizes (``sizeInGBs``, ``uniqueSizeInGbs``: the group's own spelling) are its members'
 sum, shown once it is done. ListVolumeGroupBackups takes ``compartmentId`` (required), ``volumeGroupId``
-and ``displayName``, as the SDK sends them; it has no ``lifecycleState`` filter.
+``displayName``, ``sortBy`` and ``sortOrder`` (as ListVolumeBackups), as the SDK sends them; it has no
+``lifecycleState`` filter.
 
 UpdateVolumeGroupBackup changes a group backup's name, tags and retention fields (not its members').
 DeleteVolumeGroupBackup deletes the group backup and its member backups (204; all ``TERMINATED``,
@@ -50,6 +51,7 @@ from localdev.emulator.backups import (
     remembered,
     validate_create,
 )
+from localdev.emulator.clock import parse
 from localdev.emulator.pagination import page
 from localdev.emulator.volumes import VolumeStore
 
@@ -198,6 +200,8 @@ def list_volume_group_backups(service: Service[Stores], request: Request) -> Res
         "volumeGroupId": query_value(request, "volumeGroupId"),
         "displayName": query_value(request, "displayName"),
     }
+    sort_by = query_choice(request, "sortBy", frozenset({"TIMECREATED", "DISPLAYNAME"}))
+    sort_order = query_choice(request, "sortOrder", frozenset({"ASC", "DESC"}))
     filters = [(name, value) for name, value in wanted.items() if value is not None]
     store = service.state.groups
     items = [
@@ -205,6 +209,11 @@ def list_volume_group_backups(service: Service[Stores], request: Request) -> Res
         for backup_id, backup in store.backups.items()
         if all(backup[name] == value for name, value in filters)
     ]
+    # As ListVolumeBackups: TIMECREATED newest first by default, DISPLAYNAME A to Z; unsorted, as made.
+    if sort_by == "DISPLAYNAME":
+        items.sort(key=lambda backup: str(backup["displayName"]), reverse=sort_order == "DESC")
+    elif sort_by == "TIMECREATED" or sort_order is not None:
+        items.sort(key=lambda backup: parse(backup["timeCreated"]), reverse=sort_order != "ASC")
     return page(items, request.query, service.page_size)
 
 

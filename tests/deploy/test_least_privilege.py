@@ -232,6 +232,8 @@ FEATURE_EXPRESSIONS = {
     "definedTags": "${length(local.defined_tag_namespaces) > 0}",
     "audit": "${var.enable_audit_schedule}",
     "restoreTests": '${var.backup_restore_test_compartment_id != ""}',
+    "fullCadence": '${var.backup_full_every != ""}',
+    "copyTags": '${var.backup_copy_volume_tags != ""}',
 }
 
 
@@ -256,6 +258,8 @@ def _default_features() -> frozenset[str]:
         "definedTags": v["backup_defined_tag_namespaces"].replace(",", " ").split() != [],
         "audit": v["enable_audit_schedule"],
         "restoreTests": v["backup_restore_test_compartment_id"] != "",
+        "fullCadence": v["backup_full_every"] != "",
+        "copyTags": v["backup_copy_volume_tags"] != "",
     }
     return frozenset(feature for feature, on in enabled.items() if on)
 

@@ -57,6 +57,8 @@ FEATURE_SWITCHES = {
     "definedTags": "local.defined_tag_namespaces",
     "audit": "var.enable_audit_schedule",
     "restoreTests": "var.backup_restore_test_compartment_id",
+    "fullCadence": "var.backup_full_every",
+    "copyTags": "var.backup_copy_volume_tags",
 }
 
 REFERENCE = re.compile(r"(?<![\w.])(data\.)?(oci_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")
