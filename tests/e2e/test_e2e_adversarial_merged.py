@@ -28,6 +28,7 @@ from tests.e2e.test_e2e_retention import (
     tags_of,
     tick,
 )
+from tests.e2e.test_e2e_selection_hostile import FakeOci, _FakeHandler
 
 pytestmark = pytest.mark.e2e
 
@@ -365,3 +366,42 @@ def test_a_tick_in_a_chain_of_batches_deletes_at_most_the_cap_per_invocation_and
     assert [link["deletedCount"] for link in links] == [1, 1, 1]  # one chain of three links, one deletion each
     assert all(link["retentionCapped"]["heldCount"] >= 1 for link in links)
     assert terminated(emulator) == 3 <= 1 * (1 + len(links))
+
+
+def test_a_backup_list_that_replays_its_page_token_is_refused_at_once_and_deletes_nothing(
+    start_platform: Callable[..., FnPlatform], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_FakeHandler, "do_DELETE", lambda handler: handler._answer("DELETE"), raising=False)
+    volume_id = VOLUMES[0]
+    backups = [
+        {
+            "id": f"ocid1.volumebackup.oc1.iad.abuwcljrreplayedtoken{n:040d}",
+            "volumeId": volume_id,
+            "compartmentId": COMPARTMENT,
+            "lifecycleState": "AVAILABLE",
+            "timeCreated": ago(5 - n).isoformat(),
+            "freeformTags": OWN,
+            "sourceType": "MANUAL",
+        }
+        for n in range(3)
+    ]
+
+    def route(method: str, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
+        if method == "GET" and path.endswith(backups[-1]["id"]):
+            return 200, {}, backups[-1]
+        if method == "GET" and path.endswith("/volumeBackups"):  # every page names the same next page
+            return 200, {"opc-next-page": "replayed"}, backups
+        return 204, {}, b""
+
+    fake = FakeOci(route)
+    try:
+        platform = start_platform(
+            BACKUP_BLOCKSTORAGE_ENDPOINT=fake.endpoint, BACKUP_MAX_ATTEMPTS="1", BACKUP_RETENTION_KEEP_LAST="1"
+        )
+        answer = platform.invoke(backup_end(str(backups[-1]["id"]), volume_id), deadline_seconds=20)
+    finally:
+        fake.close()
+
+    assert fake.count("/volumeBackups") <= 3, fake.count("/volumeBackups")  # not until the deadline
+    assert [call for call in fake.calls if call[0] == "DELETE"] == []
+    assert answer.status in (200, 502)
