@@ -373,7 +373,8 @@ def test_a_backup_list_that_replays_its_page_token_is_refused_at_once_and_delete
 ) -> None:
     monkeypatch.setattr(_FakeHandler, "do_DELETE", lambda handler: handler._answer("DELETE"), raising=False)
     volume_id = VOLUMES[0]
-    backups = [
+    newest = "ocid1.volumebackup.oc1.iad.abuwcljrreplayedtoken" + "2".zfill(40)
+    backups: list[dict[str, Any]] = [
         {
             "id": f"ocid1.volumebackup.oc1.iad.abuwcljrreplayedtoken{n:040d}",
             "volumeId": volume_id,
@@ -387,7 +388,7 @@ def test_a_backup_list_that_replays_its_page_token_is_refused_at_once_and_delete
     ]
 
     def route(method: str, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
-        if method == "GET" and path.endswith(backups[-1]["id"]):
+        if method == "GET" and path.endswith(newest):
             return 200, {}, backups[-1]
         if method == "GET" and path.endswith("/volumeBackups"):  # every page names the same next page
             return 200, {"opc-next-page": "replayed"}, backups
@@ -398,7 +399,7 @@ def test_a_backup_list_that_replays_its_page_token_is_refused_at_once_and_delete
         platform = start_platform(
             BACKUP_BLOCKSTORAGE_ENDPOINT=fake.endpoint, BACKUP_MAX_ATTEMPTS="1", BACKUP_RETENTION_KEEP_LAST="1"
         )
-        answer = platform.invoke(backup_end(str(backups[-1]["id"]), volume_id), deadline_seconds=20)
+        answer = platform.invoke(backup_end(newest, volume_id), deadline_seconds=20)
     finally:
         fake.close()
 
