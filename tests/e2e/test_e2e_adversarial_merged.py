@@ -406,3 +406,30 @@ def test_a_backup_list_that_replays_its_page_token_is_refused_at_once_and_delete
     assert fake.count("/volumeBackups") <= 3, fake.count("/volumeBackups")  # not until the deadline
     assert [call for call in fake.calls if call[0] == "DELETE"] == []
     assert answer.status in (200, 502)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"backup-deployment": "other-app/backup-handler"},
+        {"backup-copy": "notCopyable"},
+        {"backup-retention-due": "2020-01-01T00:00:00Z|rules|x"},
+        {"backup-restore-test": "passed"},
+        {"team": "storage", "backup-kind": "volumeGroup"},
+    ],
+    ids=["identity", "copy", "mark", "restore-result", "kind"],
+)
+def test_configured_tags_that_would_stamp_a_tag_the_function_reads_are_a_configuration_error(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, tags: dict[str, str]
+) -> None:
+    # A tag the function reads back (its identity, a mark, a copy or test verdict) stamped on every backup by
+    # configuration would make another deployment own them, stop copies, or claim restore tests never run.
+    import json
+
+    platform = start_platform(BACKUP_FREEFORM_TAGS=json.dumps(tags))
+
+    document = platform.invoke({"volumeId": VOLUMES[0]}).json()
+
+    assert document["code"] == "ConfigurationError", document
+    assert "BACKUP_FREEFORM_TAGS" in {e["field"] for e in document["errors"]}
+    assert emulator.creates() == []
