@@ -18,7 +18,7 @@ from localdev.functions import FunctionsEmulator
 from localdev.platform import FnPlatform
 from localdev.samples import VOLUMES
 from localdev.stack import LocalStack
-from tests.conftest import DEPLOYMENT, OWN, ago, backup_end, states
+from tests.conftest import DEPLOYMENT, OWN, ago, backup_end, event_json, states
 from tests.e2e.test_e2e_retention import (
     BATCHED_FUNCTION,
     DUE_TAG,
@@ -433,3 +433,29 @@ def test_configured_tags_that_would_stamp_a_tag_the_function_reads_are_a_configu
     assert document["code"] == "ConfigurationError", document
     assert "BACKUP_FREEFORM_TAGS" in {e["field"] for e in document["errors"]}
     assert emulator.creates() == []
+
+
+@pytest.mark.parametrize("key", ["dryrun", "DryRun", "dry-run", "DRY_RUN", "dry_run", "ｄｒｙＲｕｎ"])
+@pytest.mark.parametrize("trigger", ["event", "alarm"])
+def test_a_dry_run_asked_for_under_another_spelling_is_honoured_or_refused_never_ignored(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, key: str, trigger: str
+) -> None:
+    # Events and alarm messages accept the fields their sources add over time; a dry run misspelled there must
+    # not pass for one of those and let the run write.
+    own = seed_hourly(emulator, VOLUMES[0], [ago(d) for d in (3, 2, 1)])
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
+    if trigger == "event":
+        body = backup_end(own[-1])
+    else:
+        body = {**event_json("alarm.json")}
+        body["alarmMetaData"][0]["dimensions"] = [{"resourceId": VOLUMES[0]}]
+    body[key] = True
+
+    answer = platform.invoke(body, invoke_type="detached").wait(30)
+
+    document = answer.json()
+    assert document.get("dryRun") is True or (
+        document.get("code") == "InvalidRequest" and "dryRun" in document["errors"][0]["problem"]
+    ), document
+    assert terminated(emulator) == 0 and emulator.creates() == []
+    assert [c for c in emulator.calls if c.method in MUTATING] == []
