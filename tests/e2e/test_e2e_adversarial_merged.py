@@ -459,3 +459,22 @@ def test_a_dry_run_asked_for_under_another_spelling_is_honoured_or_refused_never
     ), document
     assert terminated(emulator) == 0 and emulator.creates() == []
     assert [c for c in emulator.calls if c.method in MUTATING] == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"volumeId": "%s", "dryRun": true, "dryRun": false}' % VOLUMES[0].encode(),
+        b'{"volumeId": "%s", "volumeId": "%s"}' % (VOLUMES[0].encode(), VOLUMES[1].encode()),
+        b'{"source": "schedule", "volumeIds": ["%s"], "dryRun": true, "dryRun": false}' % VOLUMES[0].encode(),
+        b'{"volumeId": "%s", "freeformTags": {"team": "a", "team": "b"}}' % VOLUMES[0].encode(),
+    ],
+    ids=["dry-run-twice", "volume-twice", "schedule-dry-run-twice", "nested-twice"],
+)
+def test_a_body_naming_a_field_twice_is_refused_not_read_by_its_last_spelling(
+    platform: FnPlatform, emulator: BlockStorageEmulator, raw: bytes
+) -> None:
+    answer = platform.invoke(raw, invoke_type="detached").wait(30)
+
+    assert answer.json()["code"] == "InvalidJson", answer.body
+    assert emulator.creates() == [] and [c for c in emulator.calls if c.method in MUTATING] == []
