@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from localdev.credentials import COMPARTMENT
+from localdev.credentials import COMPARTMENT, TENANCY
 from localdev.emulator import BlockStorageEmulator, Fault
 from localdev.functions import FunctionsEmulator
 from localdev.platform import FnPlatform
@@ -478,3 +478,36 @@ def test_a_body_naming_a_field_twice_is_refused_not_read_by_its_last_spelling(
 
     assert answer.json()["code"] == "InvalidJson", answer.body
     assert emulator.creates() == [] and [c for c in emulator.calls if c.method in MUTATING] == []
+
+
+def test_a_forged_schedule_body_with_a_selector_wider_than_configuration_deletes_only_what_the_rules_let_go(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, stack: LocalStack
+) -> None:
+    # Configuration names one volume; an invoker's tick selects another compartment whole. Its sweep may only
+    # apply the configured rules to this deployment's own backups there: never a person's, another
+    # deployment's, a policy's or a manual one, and never a volume's newest.
+    emulator.in_progress_seconds = 0.0
+    wide = COMPARTMENT.replace("local", "widened")
+    emulator.add_compartment(wide, TENANCY, "widened")
+    picked = "ocid1.volume.oc1.iad.abuwcljrwidenedpicked000000000000000000000000000000000001"
+    other = "ocid1.volume.oc1.iad.abuwcljrwidenedother0000000000000000000000000000000000001"
+    emulator.add_volume(picked, compartment_id=wide, freeform_tags={"pick": "me"})
+    emulator.add_volume(other, compartment_id=wide)
+    own = [emulator.add_backup(other, time_created=ago(d), freeform_tags=OWN) for d in (4, 3, 2, 1)]
+    theirs = [
+        emulator.add_backup(other, time_created=ago(9), freeform_tags={"owner": "dba"}),
+        emulator.add_backup(other, time_created=ago(8), freeform_tags={**OWN, "backup-deployment": "x/y"}),
+        emulator.add_backup(other, time_created=ago(7), freeform_tags={**OWN, "backup-trigger": "manual"}),
+        emulator.add_backup(other, time_created=ago(6), freeform_tags=OWN, source_type="SCHEDULED"),
+    ]
+    platform = start_platform(
+        BACKUP_IDENTITY_ENDPOINT=stack.emulator.endpoint, BACKUP_TARGETS=VOLUMES[0], BACKUP_RETENTION_KEEP_LAST="2"
+    )
+    body = {"source": "schedule", "selector": {"compartmentId": wide, "freeformTags": {"pick": "me"}}}
+
+    summary = platform.invoke(body, invoke_type="detached", deadline_seconds=60).wait().json()
+
+    after = states(emulator)
+    assert [after[b] for b in own] == ["TERMINATED", "TERMINATED", "AVAILABLE", "AVAILABLE"], summary
+    assert all(after[b] == "AVAILABLE" for b in theirs)
+    assert summary["orphans"]["notSelected"] == 1
