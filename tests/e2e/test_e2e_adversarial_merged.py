@@ -511,3 +511,40 @@ def test_a_forged_schedule_body_with_a_selector_wider_than_configuration_deletes
     assert [after[b] for b in own] == ["TERMINATED", "TERMINATED", "AVAILABLE", "AVAILABLE"], summary
     assert all(after[b] == "AVAILABLE" for b in theirs)
     assert summary["orphans"]["notSelected"] == 1
+
+
+def _at_limits(event: dict[str, Any], depth: int, size: int) -> bytes:
+    """``event`` nested exactly ``depth`` deep and padded to exactly ``size`` bytes (in a field sources add)."""
+    import json
+
+    from backup_handler.triggers.payload import json_depth_exceeds
+
+    nested: Any = 1
+    body = {**event, "padding": ""}
+    while not json_depth_exceeds(json.dumps({**body, "nested": nested}).encode(), depth - 1):
+        nested = [nested]
+    body["nested"] = nested
+    raw = json.dumps(body).encode()
+    body["padding"] = "x" * (size - len(raw))
+    raw = json.dumps(body).encode()
+    assert len(raw) == size and json_depth_exceeds(raw, depth - 1) and not json_depth_exceeds(raw, depth)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("depth", "size", "accepted"), [(32, 1_048_576, True), (33, 1000, False), (8, 1_048_577, False)]
+)
+def test_a_backup_end_event_at_the_body_limits_is_served_and_one_past_them_refused_before_any_call(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator, depth: int, size: int, accepted: bool
+) -> None:
+    own = seed_hourly(emulator, VOLUMES[0], [ago(d) for d in (3, 2, 1)])
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1")
+
+    answer = platform.invoke(_at_limits(backup_end(own[-1]), depth, size), invoke_type="detached").wait(30)
+
+    document = answer.json()
+    if accepted:
+        assert [entry["backupId"] for entry in document["deleted"]] == own[:2], document
+    else:
+        assert document["code"] in ("InvalidJson", "PayloadTooLarge") and emulator.calls == []
+        assert terminated(emulator) == 0
