@@ -548,3 +548,24 @@ def test_a_backup_end_event_at_the_body_limits_is_served_and_one_past_them_refus
     else:
         assert document["code"] in ("InvalidJson", "PayloadTooLarge") and emulator.calls == []
         assert terminated(emulator) == 0
+
+
+def test_a_compartment_list_failing_on_its_second_page_deletes_nothing_it_listed_and_says_the_sweep_is_incomplete(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    emulator.in_progress_seconds = 0.0
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="2", BACKUP_MAX_ATTEMPTS="1")
+    emulator.add_volume(GONE, lifecycle_state="TERMINATED")
+    gone = [emulator.add_backup(GONE, time_created=ago(900 - n / 10), freeform_tags=OWN) for n in range(1001)]
+    named = seed_hourly(emulator, VOLUMES[0], [ago(d) for d in (4, 3, 2)])
+    # The compartment's first page goes through; its second is refused.
+    emulator.inject(Fault("listVolumeBackups"), Fault("listVolumeBackups", status=400, code="InvalidParameter"))
+
+    summary = tick(platform, VOLUMES[0])
+
+    after = states(emulator)
+    assert all(after[b] == "AVAILABLE" for b in gone)  # of a list cut short, nothing is deleted
+    assert [after[b] for b in named] == ["TERMINATED", "TERMINATED", "AVAILABLE"]  # by its own list, as usual
+    assert summary["orphans"]["complete"] is False and summary["orphans"]["deleted"] == 0
+    pages = [(c.query.get("page"), c.status) for c in emulator.calls if c.operation == "listVolumeBackups"]
+    assert pages[:2] == [(None, 200), (["1000"], 400)]
