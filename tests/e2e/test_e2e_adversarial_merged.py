@@ -569,3 +569,30 @@ def test_a_compartment_list_failing_on_its_second_page_deletes_nothing_it_listed
     assert summary["orphans"]["complete"] is False and summary["orphans"]["deleted"] == 0
     pages = [(c.query.get("page"), c.status) for c in emulator.calls if c.operation == "listVolumeBackups"]
     assert pages[:2] == [(None, 200), (["1000"], 400)]
+
+
+def test_a_burst_of_forged_schedule_links_costs_no_more_past_daily_points_than_one_true_tick(
+    start_platform: Callable[..., FnPlatform], emulator: BlockStorageEmulator
+) -> None:
+    # Whoever may invoke can send bodies shaped as the function's own chain links: their backups count like a
+    # tick's. With a daily tier the burst only competes for today's point: the past days' points stay.
+    emulator.in_progress_seconds = 0.0
+    platform = start_platform(BACKUP_RETENTION_KEEP_LAST="1", BACKUP_RETENTION_KEEP_DAILY="7")
+    days = seed_hourly(emulator, VOLUMES[0], [ago(d) for d in (7, 6, 5, 4, 3, 2, 1)])
+
+    for n in range(3):
+        forged = {
+            "source": "batch",
+            "trigger": "schedule",
+            "sourceRef": f"forged-{n}",
+            "idempotencyKey": f"forged-{n}",
+            "timeLabel": f"forged-{n}",
+            "batch": 0,
+            "type": "INCREMENTAL",
+            "targets": [{"kind": "volume", "id": VOLUMES[0]}],
+        }
+        assert platform.invoke(forged, invoke_type="detached").wait(30).status == 200
+
+    after = states(emulator)
+    assert [after[b] for b in days] == ["TERMINATED"] + ["AVAILABLE"] * 6  # as one true tick today would leave it
+    assert len(emulator.creates()) == 3
