@@ -411,6 +411,14 @@ class Settings(BaseModel):
                 raise ValueError('must be a JSON object such as {"team": "storage"}') from exc
         return value
 
+    @field_validator("freeform_tags")
+    @classmethod
+    def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        """Configured tags never stamp a tag the function sets and reads back (its identity, marks, verdicts)."""
+        if taken := sorted(key for key in tags if key in RESERVED_TAGS):
+            raise ValueError(f"must not set {', '.join(taken)}: the function sets these tags itself")
+        return tags
+
     @field_validator("audit_rpo_hours", "audit_copy_grace_hours", mode="before")
     @classmethod
     def _whole_hours(cls, value: Any) -> Any:

@@ -367,8 +367,9 @@ def orphans(argv: list[str] | None = None) -> int:
         world.made = {v: [(m, b) for m, b in made if states.get(b) == "AVAILABLE"] for v, made in world.made.items()}
         if day % 10 == 0 or day in (1, args.change_day):
             last = orphan_reports[-1] if orphan_reports else {}
+            orphans = sum(last.get(k, 0) for k in ("sourceGone", "sourceUnseen", "notSelected"))
             print(
-                f"{day:>5}{len(kept_selected):>10}{last.get('sourceGone', 0) + last.get('notSelected', 0):>9}"
+                f"{day:>5}{len(kept_selected):>10}{orphans:>9}"
                 f"{sum(kept_selected) / max(len(kept_selected), 1):>15.1f}"
                 f"{sum(kept_orphan) / max(len(kept_orphan), 1):>13.1f}{day_deleted:>9}"
             )
@@ -379,8 +380,9 @@ def orphans(argv: list[str] | None = None) -> int:
         problems.append(f"{len(untouchable) - len(survivors)} backups of a person or another deployment deleted")
     last = orphan_reports[-1] if orphan_reports else {}
     print(
-        f"orphans after day {args.change_day}: {last.get('sourceGone')} volumes gone and {last.get('notSelected')} "
-        f"untagged, each down to its newest backup once the {ORPHAN_MAX_AGE_DAYS}-day max age passed; "
+        f"orphans after day {args.change_day}: {last.get('sourceGone')} volumes gone (TERMINATED), "
+        f"{last.get('sourceUnseen')} no longer listed and {last.get('notSelected')} untagged, each down to its "
+        f"newest backup once the {ORPHAN_MAX_AGE_DAYS}-day max age passed; "
         f"{len(survivors)} of {len(untouchable)} backups of a person and another deployment kept"
     )
     problems += _lowered_keep_last(world, selector, args)

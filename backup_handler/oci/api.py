@@ -794,6 +794,7 @@ class OciApi:
         ``budget`` gives the seconds each call may take (it raises when none are left).
         """
         page: str | None = None
+        asked: set[str] = set()
         for _ in range(MAX_PAGES):
             answer = self.call(name, query={**query, "limit": limit, "page": page}, budget_seconds=budget())
             items = answer.data
@@ -803,6 +804,9 @@ class OciApi:
             if not answer.next_page or not isinstance(answer.next_page, str):
                 return
             page = answer.next_page[:1024]
+            if page in asked:  # a token handed back again would list the same pages until the deadline
+                raise InvalidResponse(f"{name} answered with a page token it had already given")
+            asked.add(page)
         raise InvalidResponse(f"{name} kept answering with another page past {MAX_PAGES} pages")
 
 

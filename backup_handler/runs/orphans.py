@@ -9,11 +9,13 @@ each). Each scope (a volume, boot volume or group) with backups of this deployme
 
 - **backed up by this tick**: retention as usual (from the compartment's list: no list per volume);
 - **selected** (still there, and named by the tick or matched by its selector): left to its own run;
-- **source gone** (not listed in the compartment, or TERMINATING/TERMINATED: deleted, or moved to
-  another compartment), or **not selected** (still there, but neither named by the tick nor matched by its
-  selector): an *orphan*, handled by ``BACKUP_RETENTION_ORPHANS``: ``keep-last-one`` (the default, as AWS
-  DLM does) applies the retention rules as if it were still backed up — keep-last, tiers, max-age, min
-  keep, grace and caps — which never delete the newest AVAILABLE backup; ``keep`` deletes none of them.
+- **source gone** (listed TERMINATING/TERMINATED: deleted), **source unseen** (not listed in the
+  compartment: purged after its deletion, moved to another compartment, or where the function cannot read
+  it — OCI answers all three alike, so it is never called deleted), or **not selected** (still there, but
+  neither named by the tick nor matched by its selector): an *orphan*, handled by
+  ``BACKUP_RETENTION_ORPHANS``: ``keep-last-one`` (the default, as AWS DLM does) applies the retention
+  rules as if it were still backed up — keep-last, tiers, max-age, min keep, grace and caps — which never
+  delete the newest AVAILABLE backup; ``keep`` deletes none of them.
 
 Which compartments: those of the backups the tick made and those its selector reached. Either mistake
 in telling an orphan from a selected volume is safe: an orphan taken for selected is left alone this
@@ -32,8 +34,8 @@ from typing import Any, Literal
 from backup_handler.runs.selection import matches
 from backup_handler.vocabulary.fields import Selector
 
-OrphanKind = Literal["sourceGone", "notSelected"]
-Verdict = Literal["selected", "sourceGone", "notSelected"]
+OrphanKind = Literal["sourceGone", "sourceUnseen", "notSelected"]
+Verdict = Literal["selected", "sourceGone", "sourceUnseen", "notSelected"]
 GONE_SOURCE_STATES = frozenset({"TERMINATING", "TERMINATED"})
 # Compartments one tick sweeps at most (a selector with includeSubcompartments may reach 1,000).
 MAX_SWEPT_COMPARTMENTS = 1000
@@ -65,7 +67,9 @@ class Sweep:
         ``inventory``: the compartment's volumes (boot volumes, groups) of that kind, by OCID, as listed.
         """
         source = inventory.get(resource_id)
-        if source is None or source.get("lifecycleState") in GONE_SOURCE_STATES:
+        if source is None:  # not proof of a deletion: moved, or out of the function's sight, look the same
+            return "sourceUnseen"
+        if source.get("lifecycleState") in GONE_SOURCE_STATES:
             return "sourceGone"
         if resource_id in self.selected:
             return "selected"
@@ -86,7 +90,7 @@ class OrphanCounts:
 
     policy: str
     compartments: int = 0
-    scopes: dict[str, int] = field(default_factory=lambda: {"sourceGone": 0, "notSelected": 0})
+    scopes: dict[str, int] = field(default_factory=lambda: {"sourceGone": 0, "sourceUnseen": 0, "notSelected": 0})
     backups: int = 0
     complete: bool = True
 
@@ -95,6 +99,7 @@ class OrphanCounts:
             "policy": self.policy,
             "compartmentsSwept": self.compartments,
             "sourceGone": self.scopes["sourceGone"],
+            "sourceUnseen": self.scopes["sourceUnseen"],
             "notSelected": self.scopes["notSelected"],
             "backups": self.backups,
             "deleted": deleted,

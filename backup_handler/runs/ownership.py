@@ -6,7 +6,9 @@ and ``backup-kind`` (what the backup is of). Retention and copies act on a backu
 :meth:`Ownership.judge` finds it ``own``, which takes every one of these conditions:
 
 - the backup's OCID is of the kind being managed, and it is a backup of the volume (boot volume,
-  volume group) and in the compartment being managed: a list's filter is never trusted;
+  volume group) and in the compartment being managed: a list's filter is never trusted, and a source
+  backup whose ``volumeId`` (``bootVolumeId``, ``volumeGroupId``) is missing or no OCID of that kind is
+  no one's;
 - the function's tags: a known trigger, a source, this deployment's identity and the right kind;
 - a source backup was made through the API (``sourceType`` exactly ``MANUAL``) and is no copy;
 - a copy names its source (``sourceVolumeBackupId``) and carries this deployment's copy name
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from backup_handler.vocabulary.fields import DEPLOYMENT_TAG, KIND_TAG, SOURCE_TAG, TRIGGER_TAG
+from backup_handler.vocabulary.ocids import kind_of as target_kind_of
 
 BackupKind = Literal["volume", "bootVolume", "volumeGroup"]
 Verdict = Literal["own", "foreign", "member", "none"]
@@ -206,8 +209,11 @@ class Ownership:
         trigger, source = tags.get(TRIGGER_TAG), tags.get(SOURCE_TAG)
         if trigger not in TRIGGERS or not isinstance(source, str) or not source:
             return "none"
-        if scope_id is not None and backup.get(kind.id_field) != scope_id:
+        of = backup.get(kind.id_field)
+        if scope_id is not None and of != scope_id:
             return "none"
+        if not copy and (not isinstance(of, str) or target_kind_of(of) != kind.name):
+            return "none"  # a source backup that names no volume (boot volume, group) of its kind is of nothing known
         if compartment is not None and backup.get("compartmentId") != compartment:
             return "none"
         stamped_kind = tags.get(KIND_TAG)

@@ -9,7 +9,8 @@ deployment's own AVAILABLE backups), asks :func:`.retention.decide` and acts on 
   (``keptByProtection``); with a grace period (:mod:`.grace`) it is marked first, and deleted only by a later
   run that finds it due still, under the same rule, the whole period after its mark;
 - deletions go oldest first, at most ``BACKUP_RETENTION_MAX_DELETES_PER_VOLUME`` per scope and
-  ``BACKUP_RETENTION_MAX_DELETES`` per run; past either the run deletes nothing more there and says so
+  ``BACKUP_RETENTION_MAX_DELETES`` per run, each deletion asked for counting whatever its answer (one whose
+  answer was lost may have been done); past either the run deletes nothing more there and says so
   (``retentionCapped``, a WARNING log line): what it held back is due again on the next run.
 
 A 404 on a deletion is checked: a backup already TERMINATING or TERMINATED (another container handled the
@@ -64,6 +65,7 @@ class Pruner:
         hours = settings.retention_grace_hours
         self.grace = Grace(identity, rule.describe(), timedelta(hours=hours)) if hours else None
         self.deletions = 0  # in this run, in all (a dry run's would-be deletions too)
+        self.attempts = 0  # deletions asked for in this run, whatever their answer: what the caps count
         self.latest = now  # the later of this clock and the newest time the API wrote in the run
 
     def saw(self, moment: datetime | None) -> None:
@@ -98,7 +100,7 @@ class Pruner:
                 kept.append(self._keep(kind, place, decision))
             else:
                 due.append(decision)
-        deleted_here = held = 0
+        deleted_here = asked_here = held = 0
         for decision in reversed(due):  # oldest first
             backup = decision.backup
             backup_id = str(backup.get("id"))
@@ -112,7 +114,7 @@ class Pruner:
                 continue
             if self.grace is not None and not self._grace_over(kind, place, decision, floors[backup_id], now):
                 continue
-            capped = self._cap(deleted_here)
+            capped = self._cap(asked_here)
             if capped is not None:
                 if not self.result.held:
                     logs.emit(
@@ -126,6 +128,10 @@ class Pruner:
                 self.result.hold(*capped)
                 held += 1
                 continue
+            # Every deletion asked for counts toward the caps, whatever its answer: one whose answer was lost may
+            # have been done (its retry then meets a 404), and one refused may be done by a retry of its own.
+            asked_here += 1
+            self.attempts += 1
             if self._delete(kind, place, decision):
                 deleted_here += 1
         logs.emit(
@@ -205,11 +211,12 @@ class Pruner:
 
     # ------------------------------------------------------------- deleting
 
-    def _cap(self, deleted_here: int) -> tuple[Cap, str] | None:
-        """Which cap forbids deleting more here in this run, and why; or None."""
-        if self.deletions >= self.settings.retention_max_deletes:
+    def _cap(self, asked_here: int) -> tuple[Cap, str] | None:
+        """Which cap forbids deleting more here in this run, and why (``asked_here``: deletions asked for in this
+        scope); or None."""
+        if self.attempts >= self.settings.retention_max_deletes:
             return "run", f"BACKUP_RETENTION_MAX_DELETES ({self.settings.retention_max_deletes}) reached in this run"
-        if deleted_here >= self.settings.retention_max_deletes_per_volume:
+        if asked_here >= self.settings.retention_max_deletes_per_volume:
             return "volume", (
                 f"BACKUP_RETENTION_MAX_DELETES_PER_VOLUME ({self.settings.retention_max_deletes_per_volume}) "
                 "reached for a volume in this run"

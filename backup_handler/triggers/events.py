@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -66,6 +67,19 @@ def _utc(value: datetime | None) -> datetime | None:
         raise ValueError("is out of range") from None
 
 
+def _no_other_dry_run(data: Any) -> Any:
+    """Refuse a dry run asked for under another spelling (``dryrun``, ``Dry-Run``, full-width letters...): the
+    models of sources that add fields over time would otherwise keep it as one of those, and the run write."""
+    if isinstance(data, dict):
+        for key in data:
+            if not isinstance(key, str) or key in ("dryRun", "dry_run") or len(key) > 64:
+                continue
+            folded = unicodedata.normalize("NFKC", key).casefold()
+            if "".join(c for c in folded if c.isalnum()) == "dryrun":
+                raise ValueError(f'{json.dumps(key)} asks for a dry run under another name: spell it "dryRun"')
+    return data
+
+
 # ---------------------------------------------------------------- OCI Events
 
 
@@ -97,6 +111,8 @@ class CloudEvent(BaseModel):
     extensions: dict[str, Any] | None = None
     data: CloudEventData | None = None
     dry_run: StrictBool = Field(False, alias="dryRun")
+
+    _dry_run_spelling = model_validator(mode="before")(_no_other_dry_run)
 
     @field_validator("event_time")
     @classmethod
@@ -140,6 +156,8 @@ class AlarmMessage(BaseModel):
     alarm_meta_data: Annotated[list[AlarmMetadata], at_most(MAX_ALARM_METADATA)] = Field(alias="alarmMetaData")
     version: float = Field(ge=1.0, lt=1000)
     dry_run: StrictBool = Field(False, alias="dryRun")
+
+    _dry_run_spelling = model_validator(mode="before")(_no_other_dry_run)
 
     def resource_ids(self) -> list[str]:
         """Every ``resourceId`` (or ``resourceID``) among all dimensions, in order, as sent."""

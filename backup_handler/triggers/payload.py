@@ -7,7 +7,8 @@ reaching the JSON parser's recursion limit.
 JSON lets a string escape half of a UTF-16 surrogate pair (``"\ud800"``); Python
 decodes it to a string no UTF-8 encoder accepts, which would fail only after a
 backup was made, when the answer is encoded. Such bodies are refused up front
-(RFC 8259 §8.2 calls them unpredictable across implementations).
+(RFC 8259 §8.2 calls them unpredictable across implementations). So are objects that name a key twice
+(§4): which one counts differs between parsers, so such a body is refused rather than read by its last one.
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ def decode(raw: bytes, *, max_bytes: int, max_depth: int) -> Any:
     except UnicodeDecodeError:
         raise InvalidJson("the request body is not UTF-8 text; send a JSON object") from None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
+        )
+    except _Duplicate as exc:
+        raise InvalidJson(f"the request body names {exc} twice in one object; name each field once") from None
     except _NotJson:
         raise InvalidJson("the request body holds NaN, Infinity or a number out of range; send plain JSON") from None
     except ValueError as exc:
@@ -80,6 +85,21 @@ def decode(raw: bytes, *, max_bytes: int, max_depth: int) -> Any:
 
 class _NotJson(ValueError):
     """NaN, Infinity or a number too large for a float: Python's parser takes them, JSON does not."""
+
+
+class _Duplicate(ValueError):
+    """A key given twice in one object: JSON parsers disagree on which one counts, so neither does."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(json.dumps(key[:64]))
+            seen.add(key)
+    return value
 
 
 def _refuse_constant(name: str) -> Any:

@@ -160,6 +160,7 @@ def seed_orphans(emulator: BlockStorageEmulator) -> dict[str, list[str]]:
     """Own backups of a volume the tick does not name and of a deleted volume; a person's and another
     deployment's backups of the deleted volume."""
     other = {**OWN, "backup-deployment": "other-app/backup-handler"}
+    emulator.add_volume(GONE, lifecycle_state="TERMINATED")  # deleted: still listed, TERMINATED
     return {
         "named": seed_hourly(emulator, VOLUMES[0], [ago(d) for d in (4, 3, 2)]),
         "unselected": seed_hourly(emulator, VOLUMES[1], [ago(d) for d in (4, 3, 2, 1)]),
@@ -190,6 +191,7 @@ def test_a_tick_sweeps_the_backups_of_deleted_and_unselected_volumes_by_the_rule
         "policy": "keep-last-one",
         "compartmentsSwept": 1,
         "sourceGone": 1,
+        "sourceUnseen": 0,
         "notSelected": 1,
         "backups": 8,
         "deleted": 4,
@@ -430,6 +432,7 @@ def test_a_tick_split_into_batches_sweeps_its_orphans_once_in_the_invocation_tha
     for volume_id in selected:
         seed_hourly(emulator, volume_id, [ago(d) for d in (4, 3, 2, 1)])
     unselected = seed_hourly(emulator, VOLUMES[1], [ago(d) for d in (4, 3, 2, 1)])
+    emulator.add_volume(GONE, lifecycle_state="TERMINATED")
     gone = seed_hourly(emulator, GONE, [ago(d) for d in (4, 3, 2, 1)])
     with FunctionsEmulator(stack.identity) as functions:
         platform = start_platform(

@@ -160,8 +160,8 @@ def test_a_list_api_that_never_stops_paging_is_cut_at_the_deadline(
     fake_oci: Callable[..., tuple[FakeOci, FnPlatform]],
 ) -> None:
     def route(method: str, path: str, query: dict[str, list[str]]) -> Answer:
-        if path.endswith("/volumes"):
-            return 200, {"opc-next-page": "again"}, []
+        if path.endswith("/volumes"):  # a new token each time (one handed back again is refused at once)
+            return 200, {"opc-next-page": str(int(query.get("page", ["0"])[0]) + 1)}, []
         return NOT_FOUND
 
     fake, platform = fake_oci(route)

@@ -164,7 +164,12 @@ def test_a_copy_or_a_policys_backup_is_not_the_deployments(
     (violation,) = run(retention_lock=True, retention_period_days=7).violations
 
     assert violation["detail"] == "no AVAILABLE backup made by this deployment, so none is locked"
-    group_backup = {"id": "ocid1.volumegroupbackup.oc1.iad.x", "freeformTags": OWN_GROUP, "sourceType": "MANUAL"}
+    group_backup = {
+        "id": "ocid1.volumegroupbackup.oc1.iad.x",
+        "volumeGroupId": "ocid1.volumegroup.oc1.iad.x",
+        "freeformTags": OWN_GROUP,
+        "sourceType": "MANUAL",
+    }
     assert made_by_deployment(group_backup, "volumeGroup", DEPLOYMENT)
     assert not made_by_deployment(group_backup, "volumeGroup", "another-app/backup-handler")
     assert not made_by_deployment(group_backup, "volumeGroup", None)

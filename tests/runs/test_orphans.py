@@ -13,11 +13,11 @@ def volume(volume_id: str, tags: dict[str, str], state: str = "AVAILABLE") -> di
     return {"id": volume_id, "compartmentId": COMPARTMENT, "lifecycleState": state, "freeformTags": tags}
 
 
-def test_a_source_not_listed_or_terminated_is_gone_even_when_the_tick_names_it() -> None:
+def test_a_source_terminated_is_gone_and_one_not_listed_unseen_even_when_the_tick_names_it() -> None:
     sweep = Sweep(selected=frozenset({"v1", "v2"}))
     inventory = {"v2": volume("v2", {}, "TERMINATED"), "v3": volume("v3", {})}
 
-    assert sweep.judge("volume", "v1", inventory) == "sourceGone"
+    assert sweep.judge("volume", "v1", inventory) == "sourceUnseen"  # moved, purged or out of sight: not "deleted"
     assert sweep.judge("volume", "v2", inventory) == "sourceGone"
     assert sweep.judge("volume", "v3", inventory) == "notSelected"
 
