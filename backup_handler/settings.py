@@ -423,7 +423,7 @@ class Settings(BaseModel):
     @classmethod
     def _whole_hours(cls, value: Any) -> Any:
         """A number of hours as digits (from the environment) or an integer: never a float, bool or words."""
-        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value.strip()):
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value):
             return int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value

@@ -21,7 +21,7 @@ def test_audit_variables_are_read() -> None:
     settings = Settings.from_env(
         {
             "BACKUP_AUDIT_RPO_HOURS": "26",
-            "BACKUP_AUDIT_COPY_GRACE_HOURS": " 6 ",
+            "BACKUP_AUDIT_COPY_GRACE_HOURS": "6",
             "BACKUP_AUDIT_DIGEST": "true",
             "BACKUP_AUDIT_DIGEST_TOPIC_ID": TOPIC,
         }
@@ -41,6 +41,8 @@ def test_audit_variables_are_read() -> None:
         ("BACKUP_AUDIT_RPO_HOURS", "-1"),
         ("BACKUP_AUDIT_RPO_HOURS", "100000"),
         ("BACKUP_AUDIT_COPY_GRACE_HOURS", "six"),
+        ("BACKUP_AUDIT_COPY_GRACE_HOURS", " 6 "),
+        ("BACKUP_AUDIT_RPO_HOURS", "24 "),
         ("BACKUP_AUDIT_DIGEST", "yes"),
         ("BACKUP_AUDIT_DIGEST", "1"),
         ("BACKUP_AUDIT_DIGEST", "True"),
