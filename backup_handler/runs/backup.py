@@ -28,6 +28,7 @@ from backup_handler.errors import ApiError, BackupError, Failure, InternalError
 from backup_handler.oci.blockstorage import BlockStorage, Created
 from backup_handler.oci.throttling import AdaptiveLimiter
 from backup_handler.runs.idempotency import retry_token
+from backup_handler.runs.single import Handoff, SingleWorkers
 from backup_handler.settings import Settings
 from backup_handler.triggers.request import BackupRequest, Target
 
@@ -84,12 +85,15 @@ class BackupRunner:
         self._settings = settings
         self._blockstorage = blockstorage
         self._pool: ThreadPoolExecutor | None = None
+        # A run of one target needs one thread, not the pool (runs.single).
+        self._single = SingleWorkers(settings.max_concurrency, "backup-single")
         # One for the process: a 429 on any call slows every worker of every run down.
         self.limiter = AdaptiveLimiter(settings.max_concurrency)
 
     def warm(self) -> None:
-        """Start the worker pool now rather than on the first run."""
+        """Start the worker pool, and the thread of a one-target run, now rather than on the first run."""
         self._executor()
+        self._single.warm()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -105,6 +109,10 @@ class BackupRunner:
                 _log(request, outcome)
             return RunResult(request, late)
         self._blockstorage.prepare()  # credentials fail once for the run, not once per target
+        if len(request.targets) == 1:
+            alone = self._run_alone(request, request.targets[0], answer_by)
+            if alone is not None:
+                return RunResult(request, (alone,))
         # Each worker runs in a copy of the caller's context, so fdk tags its log lines with the call id.
         futures: list[Future[Outcome]] = [
             self._executor().submit(contextvars.copy_context().run, self._backup_one, request, target, answer_by)
@@ -120,6 +128,20 @@ class BackupRunner:
             outcomes.append(late_outcome)
             _log(request, late_outcome)
         return RunResult(request, tuple(outcomes))
+
+    def _run_alone(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome | None:
+        """One target on a thread of its own, in exactly the states the pool gives it; None when every such
+        thread is still busy with a call from an earlier deadline (the pool then takes it)."""
+        context = contextvars.copy_context()
+        job = self._single.submit(lambda: context.run(self._backup_one, request, target, answer_by))
+        if job is None:
+            return None
+        handoff = job.wait(answer_by - time.monotonic())
+        if handoff is Handoff.DONE:
+            return job.result()
+        outcome = _late(target, "notAttempted" if handoff is Handoff.CANCELLED else "pending")
+        _log(request, outcome)
+        return outcome
 
     def _backup_one(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome:
         try:
