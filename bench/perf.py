@@ -27,9 +27,9 @@ medians of paired comparisons rather than ratios of figures taken at different m
 - cold: each round starts one fresh process of every candidate, in an order rotated round
   by round; a round's ratio compares this function's process with the floor's of the same
   round, and the cold ratio is the median of the rounds' ratios;
-- warm: every round calls each live process once, in a rotated order; rounds are grouped in
-  blocks, a block's ratio is the ratio of the two medians within it, and the warm ratio is
-  the median of the blocks' ratios.
+- warm: every candidate keeps three live processes and every round calls one of them (in turn),
+  the candidates in a rotated order; rounds are grouped in blocks, a block's ratio is the ratio
+  of the two medians within it, and the warm ratio is the median of the blocks' ratios.
 
 Every candidate runs from a fresh copy of its code, as OCI Functions' default build lays it
 out in ``/function``: its own modules without bytecode (``PYTHONDONTWRITEBYTECODE``, so each
@@ -63,6 +63,8 @@ FAN_OUT_VOLUMES = 200
 FAN_OUT_LATENCY = 0.1
 # Warm rounds per block: a block's ratio compares medians taken over the same stretch of time.
 WARM_BLOCK = 50
+# Live processes per candidate for the warm calls (taken in turn, round by round).
+WARM_PROCESSES = 3
 # The function's code as the default build copies it into /function (the package and its entry point).
 FUNCTION_FILES = ("func.py", "backup_handler")
 # The reference candidates and the file each runs.
@@ -153,28 +155,39 @@ def measure_warm(
     workdir: Path,
     warms: int,
     envs: dict[str, dict[str, str]],
+    per_candidate: int = WARM_PROCESSES,
 ) -> None:
-    """Warm calls, interleaved across one live process per candidate (in a rotated order) so noise falls on all
-    alike."""
+    """Warm calls, interleaved across live processes (in a rotated order) so noise falls on all alike.
+
+    Each candidate runs ``per_candidate`` processes and round ``n`` calls its process ``n mod per_candidate``:
+    what one process happens to be (its hash seed, its memory layout, the core it lands on) does not
+    decide a candidate's figure.
+    """
     processes = {
-        name: FunctionProcess(workdir / f"warm-{index}", stack.function_env(**envs[name]), command=command).start()
+        name: [
+            FunctionProcess(workdir / f"warm-{index}-{copy}", stack.function_env(**envs[name]), command=command).start()
+            for copy in range(per_candidate)
+        ]
         for index, (name, command) in enumerate(commands.items())
     }
     names = list(processes)
     try:
         for _ in range(20):
-            for process in processes.values():
-                process.call(_manual(VOLUMES[1]))
+            for copies in processes.values():
+                for process in copies:
+                    process.call(_manual(VOLUMES[1]))
         for turn in range(warms):
             for name in rotated(names, turn):
+                process = processes[name][turn % per_candidate]
                 sent = time.perf_counter()
-                processes[name].call(_manual(VOLUMES[1]))
+                process.call(_manual(VOLUMES[1]))
                 rows[name].warm.append(time.perf_counter() - sent)
-        for name, process in processes.items():
-            rows[name].rss_kb.append(_peak_rss_kb(process.pid))
+        for name, copies in processes.items():
+            rows[name].rss_kb.extend(_peak_rss_kb(process.pid) for process in copies)
     finally:
-        for process in processes.values():
-            process.stop()
+        for copies in processes.values():
+            for process in copies:
+                process.stop()
 
 
 def fan_out(stack: LocalStack, process: FunctionProcess, runs: int = 3) -> list[float]:
@@ -299,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"× columns: medians of paired ratios to the SDK floor ({args.colds} cold rounds; "
-        f"{args.warms} warm rounds in blocks of {WARM_BLOCK}); each function's own code "
+        f"{args.warms} warm rounds over {WARM_PROCESSES} processes each, in blocks of {WARM_BLOCK}); "
+        "each function's own code "
         + ("compiled beforehand" if args.compiled else "compiled at every start, as the default build ships it")
     )
     print(
