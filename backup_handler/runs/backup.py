@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 # A call needs at least this long to be worth starting before the deadline.
 MIN_CALL_SECONDS = 0.25
+# Threads for one-target runs (each held by a call still under way past its deadline until it ends); when all
+# are busy, a one-target run uses the pool.
+SINGLE_THREADS = 4
 BACKUP_IN_PROGRESS = "backup in progress"
 
 State = Literal["created", "skipped", "failed", "pending", "notAttempted"]
@@ -86,7 +89,7 @@ class BackupRunner:
         self._blockstorage = blockstorage
         self._pool: ThreadPoolExecutor | None = None
         # A run of one target needs one thread, not the pool (runs.single).
-        self._single = SingleWorkers(settings.max_concurrency, "backup-single")
+        self._single = SingleWorkers(min(SINGLE_THREADS, settings.max_concurrency), "backup-single")
         # One for the process: a 429 on any call slows every worker of every run down.
         self.limiter = AdaptiveLimiter(settings.max_concurrency)
 

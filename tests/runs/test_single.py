@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from backup_handler.oci.blockstorage import Created
+from backup_handler.runs.backup import SINGLE_THREADS, BackupRunner
 from backup_handler.runs.single import Handoff, Job, SingleWorkers
+from backup_handler.settings import Settings
+from backup_handler.triggers.request import build_request
+from backup_handler.vocabulary.ocids import TargetKind
+from localdev.samples import VOLUMES
 
 
 def test_a_job_done_in_time_answers_its_result() -> None:
@@ -83,3 +92,38 @@ def test_a_job_no_thread_took_by_the_deadline_is_cancelled_and_never_runs() -> N
     assert job.wait(0) is Handoff.CANCELLED
     job._run()  # a worker reaching it after the deadline
     assert ran == []
+
+
+class HeldBlockStorage:
+    """Creates that wait for ``release`` (each call), then answer a backup of their volume."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.threads: list[str] = []
+
+    def prepare(self) -> None:
+        pass
+
+    def create_backup(
+        self, kind: TargetKind, body: dict[str, Any], *, retry_token: str, budget_seconds: float
+    ) -> Created:
+        self.threads.append(threading.current_thread().name)
+        self.release.wait(10)
+        return Created({"id": f"ocid1.volumebackup.oc1.iad.b{len(self.threads)}", "volumeId": body["volumeId"]}, "r")
+
+
+def test_one_target_runs_past_their_deadline_never_hold_up_the_next_and_the_pool_takes_over_at_the_limit() -> None:
+    settings = Settings(max_concurrency=16, deadline_margin_seconds=0.1)
+    blockstorage = HeldBlockStorage()
+    runner = BackupRunner(settings, blockstorage)
+    request = build_request({"volumeId": VOLUMES[0]}, headers={}, settings=settings, now=datetime.now(UTC))
+    try:
+        for _ in range(SINGLE_THREADS + 1):  # every call is still under way at its deadline
+            result = runner.run(request, time.monotonic() + 0.6)
+            assert [outcome.state for outcome in result.outcomes] == ["pending"]
+        # The first runs each held a thread of their own; the one after them went to the pool.
+        assert [name.rsplit("-", 1)[0] for name in blockstorage.threads] == ["backup-single"] * SINGLE_THREADS + [
+            "backup_0"
+        ]
+    finally:
+        blockstorage.release.set()
