@@ -32,6 +32,7 @@ from backup_handler.oci.api import OciApi
 from backup_handler.oci.blockstorage import BlockStorage, OciBlockStorage
 from backup_handler.runs.backup import BackupRunner, RunResult
 from backup_handler.settings import Settings
+from backup_handler.triggers.events import build_deferred
 from backup_handler.triggers.payload import decode
 from backup_handler.triggers.request import BackupRequest, Shape, build_request, recognise
 
@@ -101,7 +102,8 @@ class App:
         return self._runner
 
     def warm(self) -> None:
-        """Build everything the first backup needs (settings, signer, client, pool) now."""
+        """Build everything the first backup needs (settings, signer, client, pool, every trigger's model) now."""
+        build_deferred()
         self.runner().warm()
         if self._blockstorage is not None:
             self._blockstorage.prepare()

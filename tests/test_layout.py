@@ -175,6 +175,7 @@ MANUAL_PATH = {
     "backup_handler.runs",
     "backup_handler.runs.backup",
     "backup_handler.runs.idempotency",
+    "backup_handler.runs.single",
     "backup_handler.answers",
     "backup_handler.answers.delivery",
     "backup_handler.answers.response",

@@ -665,6 +665,7 @@ class OciApi:
         self._signer = signer
         self._clients: dict[Service, BaseClient] = {}
         self._lock = threading.Lock()
+        self._checkers: dict[bool, tuple[Any, ...]] = {}
 
     def prepare(self) -> None:
         """Read the credentials and build the Block Storage client now (raise their errors here, once)."""
@@ -722,29 +723,36 @@ class OciApi:
         return client
 
     def _retry_strategy(self, budget_seconds: float, *, retry_throttling: bool) -> Any:
+        """What ``oci.retry.RetryStrategyBuilder`` builds for these settings, built directly: the checkers that
+        do not depend on the budget are built once and shared (they hold configuration only)."""
         import oci.retry
+        from oci.retry import retry_checkers
 
         max_sleep = min(_RETRY_MAX_SLEEP_SECONDS, max(budget_seconds / 4, 0.05))
-        # 409 only for IncorrectState (resource busy, retryable per Oracle's API error list and the
-        # SDK's default strategy); a 409 Conflict (backup in progress) is an answer. A 429 is left to
-        # the caller's run-wide throttle when it has one (retry_throttling=False).
-        codes: dict[int, list[str]] = {-1: [], 409: ["IncorrectState"]}
-        if retry_throttling:
-            codes[429] = []
-        return oci.retry.RetryStrategyBuilder(
-            max_attempts_check=True,
-            max_attempts=self._settings.max_attempts,
-            # The SDK checks elapsed time before it sleeps: leave room for one sleep.
-            total_elapsed_time_check=True,
-            total_elapsed_time_seconds=max(budget_seconds - max_sleep, 0.01),
-            service_error_check=True,
-            service_error_retry_config=codes,
-            service_error_retry_on_any_5xx=True,  # except 501, as the SDK defines it
-            retry_base_sleep_time_seconds=_RETRY_BASE_SLEEP_SECONDS,
-            retry_exponential_growth_factor=2,
-            retry_max_wait_between_calls_seconds=max_sleep,
-            backoff_type=oci.retry.BACKOFF_FULL_JITTER_EQUAL_ON_THROTTLE_VALUE,
-        ).get_retry_strategy()
+        shared = self._checkers.get(retry_throttling)
+        if shared is None:
+            # 409 only for IncorrectState (resource busy, retryable per Oracle's API error list and the
+            # SDK's default strategy); a 409 Conflict (backup in progress) is an answer. A 429 is left to
+            # the caller's run-wide throttle when it has one (retry_throttling=False).
+            codes: dict[int, list[str]] = {-1: [], 409: ["IncorrectState"]}
+            if retry_throttling:
+                codes[429] = []
+            shared = (
+                retry_checkers.LimitBasedRetryChecker(max_attempts=self._settings.max_attempts),
+                # any 5xx except 501, as the SDK defines it
+                retry_checkers.TimeoutConnectionAndServiceErrorRetryChecker(
+                    service_error_retry_config=codes, retry_any_5xx=True
+                ),
+            )
+            self._checkers[retry_throttling] = shared
+        # The SDK checks elapsed time before it sleeps: leave room for one sleep.
+        elapsed = retry_checkers.TotalTimeExceededRetryChecker(time_limit_seconds=max(budget_seconds - max_sleep, 0.01))
+        return oci.retry.ExponentialBackoffWithFullJitterEqualForThrottlesRetryStrategy(
+            base_sleep_time_seconds=_RETRY_BASE_SLEEP_SECONDS,
+            exponent_growth_factor=2,
+            max_wait_between_calls_seconds=max_sleep,
+            checker_container=retry_checkers.RetryCheckerContainer(checkers=[*shared, elapsed]),
+        )
 
     def call(
         self,

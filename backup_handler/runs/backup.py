@@ -28,6 +28,7 @@ from backup_handler.errors import ApiError, BackupError, Failure, InternalError
 from backup_handler.oci.blockstorage import BlockStorage, Created
 from backup_handler.oci.throttling import AdaptiveLimiter
 from backup_handler.runs.idempotency import retry_token
+from backup_handler.runs.single import Handoff, SingleWorkers
 from backup_handler.settings import Settings
 from backup_handler.triggers.request import BackupRequest, Target
 
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 # A call needs at least this long to be worth starting before the deadline.
 MIN_CALL_SECONDS = 0.25
+# Threads for one-target runs (each held by a call still under way past its deadline until it ends); when all
+# are busy, a one-target run uses the pool.
+SINGLE_THREADS = 4
 BACKUP_IN_PROGRESS = "backup in progress"
 UNSHAPED = "the body could not be shaped from the target (the cadence, copied tags): made as configured"
 
@@ -92,12 +96,15 @@ class BackupRunner:
         self._shaper = shaper
         """Shapes each body from its target (BACKUP_FULL_EVERY, BACKUP_COPY_VOLUME_TAGS); None when neither is set."""
         self._pool: ThreadPoolExecutor | None = None
+        # A run of one target needs one thread, not the pool (runs.single).
+        self._single = SingleWorkers(min(SINGLE_THREADS, settings.max_concurrency), "backup-single")
         # One for the process: a 429 on any call slows every worker of every run down.
         self.limiter = AdaptiveLimiter(settings.max_concurrency)
 
     def warm(self) -> None:
-        """Start the worker pool now rather than on the first run."""
+        """Start the worker pool, and the thread of a one-target run, now rather than on the first run."""
         self._executor()
+        self._single.warm()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -118,6 +125,10 @@ class BackupRunner:
                 request = self._shaper.prefetch(request, lambda: answer_by - time.monotonic())
             except Exception as exc:  # never fails the run: each target is then read on its own
                 logs.emit_defect(logger, "defect", exc)
+        if len(request.targets) == 1:
+            alone = self._run_alone(request, request.targets[0], answer_by)
+            if alone is not None:
+                return RunResult(request, (alone,))
         # Each worker runs in a copy of the caller's context, so fdk tags its log lines with the call id.
         futures: list[Future[Outcome]] = [
             self._executor().submit(contextvars.copy_context().run, self._backup_one, request, target, answer_by)
@@ -158,6 +169,20 @@ class BackupRunner:
             for resource_id, future in futures.items()
             if future.done() and not future.cancelled() and future.exception() is None
         }
+
+    def _run_alone(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome | None:
+        """One target on a thread of its own, in exactly the states the pool gives it; None when every such
+        thread is still busy with a call from an earlier deadline (the pool then takes it)."""
+        context = contextvars.copy_context()
+        job = self._single.submit(lambda: context.run(self._backup_one, request, target, answer_by))
+        if job is None:
+            return None
+        handoff = job.wait(answer_by - time.monotonic())
+        if handoff is Handoff.DONE:
+            return job.result()
+        outcome = _late(target, "notAttempted" if handoff is Handoff.CANCELLED else "pending")
+        _log(request, outcome)
+        return outcome
 
     def _backup_one(self, request: BackupRequest, target: Target, answer_by: float) -> Outcome:
         try:
