@@ -209,6 +209,10 @@ class Settings(BaseModel):
     retention_max_deletes_per_volume: int = Field(10, ge=1, le=10_000)
     """Most backups of one volume (or volume group, or of its copies) one invocation deletes."""
 
+    retention_sweep_max_backups: int = Field(50_000, ge=1, le=200_000)
+    """Most of this deployment's own backups the orphan sweep holds at once (compact records, about 1 KB each);
+    a compartment whose listing would pass it is left for that tick (nothing there deleted, ``complete: false``)."""
+
     retention_min_keep: int = Field(1, ge=1, le=10_000)
     """The newest N AVAILABLE backups of each volume are never deleted, whatever the rules say."""
 
@@ -434,6 +438,7 @@ class Settings(BaseModel):
         "retention_max_age_days",
         "retention_max_deletes",
         "retention_max_deletes_per_volume",
+        "retention_sweep_max_backups",
         "retention_min_keep",
         mode="before",
     )

@@ -40,6 +40,7 @@ from backup_handler.oci.api import OciApi
 from backup_handler.oci.throttling import AdaptiveLimiter
 from backup_handler.runs.copies import Copier
 from backup_handler.runs.lifecycle_calls import LifecycleCalls
+from backup_handler.runs.lifecycle_listing import CompartmentListing
 from backup_handler.runs.lifecycle_result import MAX_LISTED, LifecycleResult
 from backup_handler.runs.orphans import OrphanCounts, OrphanKind, Sweep
 from backup_handler.runs.ownership import (
@@ -210,7 +211,7 @@ class _Run:
             return
         if verdict == "foreign":
             self.result.foreign_own += 1
-            self._log_foreign(backup_id, [backup])
+            self._log_foreign(backup_id, 1, [_identity(backup)])
             return
         scope_id, compartment = backup.get(kind.id_field), backup.get("compartmentId")
         if verdict != "own" or not isinstance(scope_id, str) or not isinstance(compartment, str):
@@ -257,7 +258,7 @@ class _Run:
                 self.result.members += 1
         if foreign:
             self.result.foreign_own += len(foreign)
-            self._log_foreign(scope.resource_id, foreign)
+            self._log_foreign(scope.resource_id, len(foreign), {_identity(item) for item in foreign})
         candidates = newest_first(
             [
                 Candidate(item, created)
@@ -367,23 +368,44 @@ class _Run:
         orphans: list[tuple[Scope, OrphanKind, list[dict[str, Any]]]],
         counts: OrphanCounts,
     ) -> None:
-        """One compartment's backups of one kind: retention for the tick's own scopes there, orphans noted."""
+        """One compartment's backups of one kind: retention for the tick's own scopes there, orphans noted.
+
+        Only this deployment's own backups are held, compact (:mod:`.lifecycle_listing`); a listing that would
+        hold more than the sweep has room for is abandoned whole: nothing in it is decided on a partial view (the
+        tick's own scopes there are then listed one by one)."""
+        listing = CompartmentListing(
+            self.ownership, kind, compartment, self.settings.retention_sweep_max_backups - counts.held
+        )
         try:
-            listed = self.calls.list(kind.list_op, {"compartmentId": compartment})
+            for page in self.calls.pages(kind.list_op, {"compartmentId": compartment}):
+                for item in page:
+                    self.pruner.saw(parse_time(item.get("timeCreated")))
+                listing.take(page)
+                if listing.overflowed:
+                    break
         except DeadlineExceeded:
             raise
         except BackupError as exc:
             self.result.fail(compartment, exc)
             counts.complete = False
             return
-        by_scope: dict[str, list[dict[str, Any]]] = {}
-        for item in listed:
-            scope_id = item.get(kind.id_field)
-            if isinstance(scope_id, str):
-                by_scope.setdefault(scope_id, []).append(item)
-                self.pruner.saw(parse_time(item.get("timeCreated")))
+        self.result.foreign_own += listing.foreign
+        self.result.members += listing.members
+        counts.others += listing.others
+        if listing.foreign:
+            self._log_foreign(compartment, listing.foreign, listing.identities)
+        if listing.overflowed:
+            listing.drop()
+            counts.stop(
+                compartment,
+                f"more of this deployment's backups than BACKUP_RETENTION_SWEEP_MAX_BACKUPS "
+                f"({self.settings.retention_sweep_max_backups}) holds in one sweep: none of its {kind.name} "
+                "backups there were decided or deleted",
+            )
+            return
         inventory: dict[str, dict[str, Any]] | None = None
-        for scope_id, items in by_scope.items():
+        for scope_id, held in listing.by_scope.items():
+            items = list(held.values())
             scope = Scope(kind.name, scope_id, compartment)
             if pending.pop((kind.name, scope_id), None) is not None:
                 try:
@@ -396,9 +418,7 @@ class _Run:
             own = [
                 item
                 for item in items
-                if self.ownership.judge(item, kind, scope_id=scope_id, compartment=compartment) == "own"
-                and item.get("lifecycleState") == "AVAILABLE"
-                and tags_of(item).get(TRIGGER_TAG) in RETAINED_TRIGGERS
+                if item.get("lifecycleState") == "AVAILABLE" and tags_of(item).get(TRIGGER_TAG) in RETAINED_TRIGGERS
             ]
             if not own:
                 continue
@@ -410,6 +430,7 @@ class _Run:
             verdict = sweep.judge(kind.name, scope_id, inventory)
             if verdict != "selected":
                 counts.backups += len(own)
+                counts.held += len(items)
                 orphans.append((scope, verdict, items))
 
     def _inventory(self, kind: Kind, compartment: str) -> dict[str, dict[str, Any]] | None:
@@ -427,19 +448,22 @@ class _Run:
 
     # ------------------------------------------------------------------- calls
 
-    def _log_foreign(self, resource_id: str, backups: list[dict[str, Any]]) -> None:
-        identities = sorted({str(tags_of(b).get(DEPLOYMENT_TAG, "(none)"))[:80] for b in backups})
+    def _log_foreign(self, resource_id: str, count: int, identities: Iterable[str]) -> None:
         logs.emit(
             logger,
             logging.WARNING,
             "foreign-backups",
             resourceId=resource_id,
-            count=len(backups),
-            identities=identities[:MAX_LOGGED_IDENTITIES],
+            count=count,
+            identities=sorted(identities)[:MAX_LOGGED_IDENTITIES],
             deployment=self.ownership.identity,
             note="backups with the function's tags but another deployment's identity (or none) are never "
             "deleted or copied; see the README to move them to this deployment",
         )
+
+
+def _identity(backup: dict[str, Any]) -> str:
+    return str(tags_of(backup).get(DEPLOYMENT_TAG, "(none)"))[:80]
 
 
 def rule_of(settings: Settings) -> Rule:

@@ -4,6 +4,7 @@ and every mutating call through the run-wide throttle."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from backup_handler.errors import ApiError, DeadlineExceeded
@@ -30,6 +31,10 @@ class LifecycleCalls:
 
     def get(self, op: str, path: dict[str, str]) -> Any:
         return self._api.call(op, path=path, budget_seconds=self.budget()).data
+
+    def pages(self, op: str, query: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+        """Each page of a list, one held at a time (the caller keeps what it needs)."""
+        return self._api.pages(op, query=query, budget=self.budget)
 
     def list(self, op: str, query: dict[str, str]) -> list[dict[str, Any]]:
         """Every item of every page, each OCID once (a page boundary that shifts can list one twice)."""

@@ -39,6 +39,8 @@ Verdict = Literal["selected", "sourceGone", "sourceUnseen", "notSelected"]
 GONE_SOURCE_STATES = frozenset({"TERMINATING", "TERMINATED"})
 # Compartments one tick sweeps at most (a selector with includeSubcompartments may reach 1,000).
 MAX_SWEPT_COMPARTMENTS = 1000
+# Compartments the answer names as left by the sweep's cap, at most.
+MAX_STOPPED_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,19 @@ class OrphanCounts:
     scopes: dict[str, int] = field(default_factory=lambda: {"sourceGone": 0, "sourceUnseen": 0, "notSelected": 0})
     backups: int = 0
     complete: bool = True
+    held: int = 0
+    """This deployment's backups the sweep holds (compact records), against BACKUP_RETENTION_SWEEP_MAX_BACKUPS."""
+    others: int = 0
+    """Listed backups that are not this deployment's (people's, policies', others'): counted, never held."""
+    reason: str | None = None
+    stopped: list[str] = field(default_factory=list)
+
+    def stop(self, compartment: str, reason: str) -> None:
+        """A compartment left this tick: its listing would pass the sweep's cap."""
+        self.complete = False
+        self.reason = self.reason or reason
+        if len(self.stopped) < MAX_STOPPED_LISTED:
+            self.stopped.append(compartment)
 
     def document(self, deleted: int) -> dict[str, Any]:
         return {
@@ -104,4 +119,6 @@ class OrphanCounts:
             "backups": self.backups,
             "deleted": deleted,
             "complete": self.complete,
+            "otherBackupsListed": self.others,
+            **({"reason": self.reason, "compartmentsLeft": self.stopped} if self.reason else {}),
         }

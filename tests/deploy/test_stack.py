@@ -41,6 +41,7 @@ NOT_MAPPED = {
     "max_body_bytes",
     "max_json_depth",
     "deadline_margin_seconds",
+    "retention_sweep_max_backups",  # a memory bound sized to the stack's 256 MB; env only
 }
 
 # What turns each feature on, as locals.tf says it (the test checks the expressions name these variables).

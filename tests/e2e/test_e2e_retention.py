@@ -196,6 +196,7 @@ def test_a_tick_sweeps_the_backups_of_deleted_and_unselected_volumes_by_the_rule
         "backups": 8,
         "deleted": 4,
         "complete": True,
+        "otherBackupsListed": 2,
     }
     # Backups are listed per compartment, never per volume.
     lists = [call for call in emulator.calls if call.operation == "listVolumeBackups"]
