@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import py_compile
 import json
+import py_compile
 import shutil
 import statistics
 import sys
