@@ -256,24 +256,9 @@ def update_volume_group_backup(service: Service[Stores], request: Request) -> Re
     backup = store.backups.get(backup_id)
     if backup is None or backup["lifecycleState"] == "TERMINATED":
         raise not_found(backup_id)
-    body = json_object(request.body)
-    unknown = set(body) - _UPDATE_FIELDS
-    if unknown:
-        raise ErrorResponse(400, "InvalidParameter", f"Unknown field(s): {', '.join(sorted(unknown))}")
-    name = body.get("displayName")
-    if name is not None and not (isinstance(name, str) and 1 <= len(name) <= 255):
-        raise ErrorResponse(400, "InvalidParameter", "displayName must be 1 to 255 characters")
-    retention.validate(body)
-    why = retention.update_refused(backup, body, service.clock.now())
-    if why is not None:
-        raise ErrorResponse(409, "Conflict", f"Volume group backup {backup_id} cannot be changed so: {why}")
-    changes = {name: value for name, value in body.items() if value is not None}
-    period = changes.get("retentionPeriod", backup.get("retentionPeriod"))
-    if changes.get("isRetentionLockEnabled", backup.get("isRetentionLockEnabled")) and period is None:
-        raise ErrorResponse(400, "InvalidParameter", "isRetentionLockEnabled needs a retentionPeriod")
-    backup.update(changes)
-    if "retentionPeriod" in changes:
-        backup["timeRetentionExpiresAt"] = retention.expiry(backup["timeCreated"], period)
+    retention.apply_update(
+        backup, json_object(request.body), _UPDATE_FIELDS, service.clock.now(), f"Volume group backup {backup_id}"
+    )
     return Response(200, store.view(backup_id, service.in_progress_seconds))
 
 

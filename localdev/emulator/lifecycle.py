@@ -68,21 +68,5 @@ def _delete(service: Service[Stores], backup_id: str, kind: Kind) -> Response:
 
 def _update(service: Service[Stores], backup_id: str, kind: Kind, body: dict[str, Any]) -> Response:
     backup = find(service, backup_id, kind)
-    unknown = set(body) - _UPDATE_FIELDS
-    if unknown:
-        raise ErrorResponse(400, "InvalidParameter", f"Unknown field(s): {', '.join(sorted(unknown))}")
-    name = body.get("displayName")
-    if name is not None and not (isinstance(name, str) and 1 <= len(name) <= 255):
-        raise ErrorResponse(400, "InvalidParameter", "displayName must be 1 to 255 characters")
-    retention.validate(body)
-    why = retention.update_refused(backup, body, service.clock.now())
-    if why is not None:
-        raise ErrorResponse(409, "Conflict", f"Backup {backup_id} cannot be changed so: {why}")
-    changes = {name: value for name, value in body.items() if value is not None}
-    period = changes.get("retentionPeriod", backup.get("retentionPeriod"))
-    if changes.get("isRetentionLockEnabled", backup.get("isRetentionLockEnabled")) and period is None:
-        raise ErrorResponse(400, "InvalidParameter", "isRetentionLockEnabled needs a retentionPeriod")
-    backup.update(changes)
-    if "retentionPeriod" in changes:
-        backup["timeRetentionExpiresAt"] = retention.expiry(backup["timeCreated"], period)
+    retention.apply_update(backup, body, _UPDATE_FIELDS, service.clock.now(), f"Backup {backup_id}")
     return Response(200, service.state.backups.view(backup_id, service.in_progress_seconds))

@@ -110,3 +110,28 @@ def update_refused(backup: Mapping[str, Any], changes: Mapping[str, Any], now: d
         if parse(new) < parse(backup["timeRetentionExpiresAt"]):
             return "a locked retention period cannot be shortened"
     return None
+
+
+def apply_update(
+    backup: dict[str, Any], body: Mapping[str, Any], allowed: frozenset[str], now: datetime, what: str
+) -> None:
+    """An UpdateVolumeBackup / UpdateBootVolumeBackup / UpdateVolumeGroupBackup body applied to ``backup``, as
+    the service checks it: only the fields the SDK's update model has, a display name of 1 to 255 characters,
+    a retention change the lock allows, a lock never without a period. ``what`` names the backup in a 409."""
+    unknown = set(body) - allowed
+    if unknown:
+        raise ErrorResponse(400, "InvalidParameter", f"Unknown field(s): {', '.join(sorted(unknown))}")
+    name = body.get("displayName")
+    if name is not None and not (isinstance(name, str) and 1 <= len(name) <= 255):
+        raise ErrorResponse(400, "InvalidParameter", "displayName must be 1 to 255 characters")
+    validate(body)
+    why = update_refused(backup, body, now)
+    if why is not None:
+        raise ErrorResponse(409, "Conflict", f"{what} cannot be changed so: {why}")
+    changes = {key: value for key, value in body.items() if value is not None}
+    period = changes.get("retentionPeriod", backup.get("retentionPeriod"))
+    if changes.get("isRetentionLockEnabled", backup.get("isRetentionLockEnabled")) and period is None:
+        raise ErrorResponse(400, "InvalidParameter", "isRetentionLockEnabled needs a retentionPeriod")
+    backup.update(changes)
+    if "retentionPeriod" in changes:
+        backup["timeRetentionExpiresAt"] = expiry(backup["timeCreated"], period)
